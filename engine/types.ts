@@ -1,0 +1,82 @@
+// The public shapes of the TypeScript engine API. Implementations live beside this file
+// (model.ts, session.ts, generate.ts); the provider, CLI and server consume only these.
+import type { ModelConfig } from './model-spec.js';
+
+export interface SamplingOptions {
+  /** 0 = greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** How many recent tokens the penalties look at (default 64). */
+  penaltyLastN?: number;
+  /** Same seed + same settings + same prompt = same tokens. */
+  seed?: number;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxTokens: number;
+  stopSequences?: string[];
+  /** Defaults to the model's EOS ids (generation_config's list included). */
+  stopTokenIds?: number[];
+  signal?: AbortSignal;
+  /** Called for every generated token with the text it completes (may be '' mid UTF-8 character). */
+  onToken?: (token: { id: number; text: string }) => void;
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort' | 'stop-sequence';
+
+export interface Timings {
+  prefillMs: number;
+  decodeMs: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+}
+
+export interface KvStats {
+  /** Logical tokens in the sequence (next position). */
+  tokens: number;
+  /** Bytes of KV pages the sequence holds. */
+  bytes: number;
+}
+
+export interface GenerateResult {
+  text: string;
+  promptTokenIds: number[];
+  generatedTokenIds: number[];
+  finishReason: FinishReason;
+  /** The raw reason: 'eos', 'max-tokens', the stop sequence that matched, or 'abort'. */
+  rawFinishReason: string;
+  usage: { inputTokens: number; outputTokens: number; totalTokens: number };
+  timings: Timings;
+  kv: KvStats;
+}
+
+export interface ModelInfo {
+  path: string;
+  format: 'gguf' | 'hf';
+  config: ModelConfig;
+  weightDtypes: string[];
+  parameterCount: number;
+  weightBytes: number;
+  bosTokenId?: number;
+  eosTokenIds: number[];
+  addBos: boolean;
+  hasChatTemplate: boolean;
+  tokenizer: { kind: string; vocabSize: number };
+}
+
+export interface LoadOptions {
+  threads?: number;
+  /** Max tokens per sequence; defaults to the model's context length. */
+  contextLength?: number;
+  /** KV storage type: 'f16' (default) or 'f32'. */
+  kvDtype?: 'f16' | 'f32';
+  /** Tokens per prefill chunk (default 256). */
+  prefillChunk?: number;
+  /** Directory for hub downloads (org/name ids). */
+  cacheDir?: string;
+}
