@@ -1,0 +1,8 @@
+#pragma once
+#include <napi.h>
+
+namespace presskv::addon {
+void register_system(Napi::Env env, Napi::Object exports);   // system-info.cc: cpu features, CUDA devices
+void register_model(Napi::Env env, Napi::Object exports);    // model-handle.cc: loadModel → Model handle
+void register_session(Napi::Env env, Napi::Object exports);  // session-handle.cc: sequences, eval, generate
+}  // namespace presskv::addon
