@@ -102,7 +102,7 @@ async function readGgufModel(path: string): Promise<ModelFiles> {
     const dtype = GGUF_DTYPES[t.type];
     if (!dtype) {
       throw new UnsupportedDtypeError(
-        `GGUF file ${path}: tensor "${t.name}" has type ${ggmlTypeName(t.type)}, which is not supported yet` +
+        `GGUF file ${path}: tensor "${t.name}": type ${ggmlTypeName(t.type)} is not supported yet` +
           `${GGML_TYPES[t.type]?.quantized ? ' (quantized GGUF comes later)' : ''}; supported: F32, F16, BF16`,
       );
     }
