@@ -1,0 +1,31 @@
+#pragma once
+// The state of one sequence: its KV cache and the tokens in it. Only the session's current job
+// touches it (on the worker thread); JS reads the published stats.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kv/kv-cache.h"
+
+namespace presskv::addon {
+
+struct SessionState {
+  std::unique_ptr<KvCache> cache;
+  std::vector<int32_t> history;    // tokens whose K/V are in the cache, oldest first
+  // Tokens accepted into the sequence but not evaluated yet (the last token of a generation, the
+  // token after a truncation point); the next job evaluates them first.
+  std::vector<int32_t> pending;
+  std::vector<float> last_logits;  // logits after history.back(); empty when pending is not
+
+  std::atomic<int64_t> published_tokens{0};
+  std::atomic<int64_t> published_bytes{0};
+
+  int64_t logical_tokens() const { return int64_t(history.size() + pending.size()); }
+  void publish() {
+    published_tokens.store(logical_tokens());
+    published_bytes.store(cache ? int64_t(cache->bytes()) : 0);
+  }
+};
+
+}  // namespace presskv::addon
