@@ -5,4 +5,5 @@ namespace presskv::addon {
 void register_system(Napi::Env env, Napi::Object exports);   // system-info.cc: cpu features, CUDA devices
 void register_model(Napi::Env env, Napi::Object exports);    // model-handle.cc: loadModel → Model handle
 void register_session(Napi::Env env, Napi::Object exports);  // session-handle.cc: sequences, eval, generate
+void register_press(Napi::Env env, Napi::Object exports);    // press-handle.cc: scorePressLayer, pressNames
 }  // namespace presskv::addon

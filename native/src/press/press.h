@@ -94,6 +94,9 @@ class Press {
   // The fraction removed this press aims at (ScorerPress: compression_ratio); wrappers override.
   virtual double compression_ratio() const { return 0.0; }
   virtual void set_compression_ratio(double) {}
+  // Checks what can only be checked against the context (a window longer than the context, a missing
+  // press-specific input) before any work: InvalidArgument.
+  virtual void validate(int32_t /*n_context*/) const {}
   // Called once before the first layer of a prefill (resets per-sequence state).
   virtual void begin(int32_t /*n_layers*/) {}
   // Decides one layer. Scorers default to per-head top-k of floor(n(1-r)) (kept in positional order).
