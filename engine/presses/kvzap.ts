@@ -1,0 +1,44 @@
+// KVzap: a per-layer linear or MLP surrogate of KVzip+ scores read from the attention input (kvpress spec §2.15).
+import { z } from 'zod';
+import type { ModelConfig } from '../model-spec.js';
+import { ScorerPress, artefactPath, ratio } from './base.js';
+import { checkSafetensorsArtefact, requireArtefactFile } from './artefacts.js';
+
+/** Hidden width of the MLP surrogate (kvpress: Linear(D→512)·GELU·Linear(512→Hk)). */
+export const KVZAP_MLP_HIDDEN = 512;
+
+/**
+ * Artefact: safetensors, F32, per layer l: linear → "layers.{l}.weight" [Hk, D], "layers.{l}.bias" [Hk];
+ * mlp → "layers.{l}.w1" [512, D], "layers.{l}.b1" [512], "layers.{l}.w2" [Hk, 512], "layers.{l}.b2" [Hk].
+ * Scores are log-space (≈ log KVzip+), which is what DMSPress thresholds compare against.
+ */
+export class KVzapPress extends ScorerPress<{ compressionRatio: number; modelType: 'linear' | 'mlp'; artefactPath: string }> {
+  static readonly className = 'KVzapPress';
+  static readonly shortName = 'kvzap';
+  static readonly schema = z
+    .object({ compressionRatio: ratio().default(0), modelType: z.enum(['linear', 'mlp']).default('mlp'), artefactPath: artefactPath() })
+    .strict();
+  constructor(options?: unknown) {
+    super(options);
+    requireArtefactFile(this.name, this.options.artefactPath);
+  }
+  override async prepare(model?: ModelConfig): Promise<void> {
+    await super.prepare(model);
+    const layers = model?.nLayers ?? 1;
+    const D = model?.hidden ?? null;
+    const Hk = model?.nKvHeads ?? null;
+    const expected: Record<string, (number | null)[]> = {};
+    for (let l = 0; l < layers; l++) {
+      if (this.options.modelType === 'linear') {
+        expected[`layers.${l}.weight`] = [Hk, D];
+        expected[`layers.${l}.bias`] = [Hk];
+      } else {
+        expected[`layers.${l}.w1`] = [KVZAP_MLP_HIDDEN, D];
+        expected[`layers.${l}.b1`] = [KVZAP_MLP_HIDDEN];
+        expected[`layers.${l}.w2`] = [Hk, KVZAP_MLP_HIDDEN];
+        expected[`layers.${l}.b2`] = [Hk];
+      }
+    }
+    await checkSafetensorsArtefact(this.name, this.options.artefactPath, expected);
+  }
+}
