@@ -214,6 +214,21 @@ class BoundedReader {
     return new CorruptModelError(`Corrupt GGUF file ${this.path}: ${what} (at byte ${this.pos} of ${this.fileSize})`);
   }
 
+  /** Whether `n` bytes from the current position are already buffered (the fast, synchronous path). */
+  has(n: number): boolean {
+    return this.bufStart + this.buf.length - this.pos >= n;
+  }
+
+  /** Reads a string synchronously when it is already buffered; undefined when it needs more I/O. */
+  tryString(): string | undefined {
+    if (!this.has(8)) return undefined;
+    const i = this.pos - this.bufStart;
+    const len = this.buf.readBigUInt64LE(i);
+    if (len > BigInt(MAX_STRING_BYTES) || !this.has(8 + Number(len))) return undefined;
+    this.pos += 8;
+    return this.utf8(Number(len));
+  }
+
   /** Makes sure `n` bytes from the current position are buffered. */
   async need(n: number, what: string): Promise<void> {
     if (n > this.remaining()) {
@@ -307,6 +322,15 @@ function minElementBytes(type: GgufValueType): number {
 async function readScalar(r: BoundedReader, type: GgufValueType, what: string): Promise<GgufValue> {
   if (type === GgufValueType.STRING) return readString(r, what);
   await r.need(GGUF_SCALAR_SIZES[type]!, what);
+  if (type === GgufValueType.BOOL) {
+    const b = r.u8();
+    if (b > 1) throw r.corrupt(`${what} is a bool with value ${b}`);
+    return b === 1;
+  }
+  return readBufferedScalar(r, type);
+}
+
+function readBufferedScalar(r: BoundedReader, type: GgufValueType): number | bigint {
   switch (type) {
     case GgufValueType.UINT8:
       return r.u8();
@@ -322,11 +346,6 @@ async function readScalar(r: BoundedReader, type: GgufValueType, what: string): 
       return r.i32();
     case GgufValueType.FLOAT32:
       return r.f32();
-    case GgufValueType.BOOL: {
-      const b = r.u8();
-      if (b > 1) throw r.corrupt(`${what} is a bool with value ${b}`);
-      return b === 1;
-    }
     case GgufValueType.UINT64:
       return int64Value(r.u64());
     case GgufValueType.INT64:
@@ -334,7 +353,7 @@ async function readScalar(r: BoundedReader, type: GgufValueType, what: string): 
     case GgufValueType.FLOAT64:
       return r.f64();
     default:
-      throw r.corrupt(`${what} has unexpected type ${type}`);
+      throw new Error(`not a numeric GGUF type: ${type}`);
   }
 }
 
@@ -348,7 +367,21 @@ async function readArray(r: BoundedReader, what: string, depth: number): Promise
     throw r.corrupt(`${what} claims ${count} elements, more than the file can hold`);
   }
   const value: GgufValue[] = new Array(count);
+  const scalarSize = GGUF_SCALAR_SIZES[elementType];
+  if (scalarSize !== undefined && elementType !== GgufValueType.BOOL) {
+    // Plain numbers: one bounded read, then a synchronous loop.
+    await r.need(count * scalarSize, what);
+    for (let i = 0; i < count; i++) value[i] = readBufferedScalar(r, elementType);
+    return { value, elementType };
+  }
   for (let i = 0; i < count; i++) {
+    if (elementType === GgufValueType.STRING) {
+      const fast = r.tryString();
+      if (fast !== undefined) {
+        value[i] = fast;
+        continue;
+      }
+    }
     value[i] =
       elementType === GgufValueType.ARRAY
         ? (await readArray(r, `${what}[${i}]`, depth + 1)).value
