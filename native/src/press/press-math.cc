@@ -180,3 +180,48 @@ void rerotate_to_contiguous(LayerView& view, LayerDecision& decision) {
 }
 
 }  // namespace presskv::press
+
+namespace presskv::press {
+
+OwnedView gather_view(const LayerView& v, const std::vector<std::vector<int32_t>>& slots) {
+  OwnedView o;
+  const int32_t m = slots.empty() ? 0 : (int32_t)slots[0].size(), d = v.head_dim, D = v.hidden_size;
+  o.keys.resize((size_t)v.n_kv_heads * m * d);
+  o.values.resize(o.keys.size());
+  o.positions.resize((size_t)v.n_kv_heads * m);
+  for (int32_t h = 0; h < v.n_kv_heads; ++h)
+    for (int32_t j = 0; j < m; ++j) {
+      const int32_t t = slots[h][j];
+      std::copy(v.key(h, t), v.key(h, t) + d, o.keys.begin() + ((size_t)h * m + j) * d);
+      std::copy(v.value(h, t), v.value(h, t) + d, o.values.begin() + ((size_t)h * m + j) * d);
+      o.positions[(size_t)h * m + j] = v.position(h, t);
+    }
+  // Row r of X is slot n − q + r.
+  int32_t rows = 0, first_row = -1;
+  for (int32_t j = 0; j < m; ++j) {
+    const int32_t row = slots[0][j] - (v.n - v.q);
+    if (row < 0) continue;
+    if (first_row < 0) first_row = row;
+    o.hidden.insert(o.hidden.end(), v.hidden + (size_t)row * D, v.hidden + (size_t)(row + 1) * D);
+    ++rows;
+  }
+  o.view = v;
+  o.view.n = m;
+  o.view.q = rows;
+  o.view.hidden = o.hidden.data();
+  o.view.keys = o.keys.data();
+  o.view.values = o.values.data();
+  o.view.positions = o.positions.data();
+  o.view.attentions = nullptr;  // eager weights do not survive slicing (kvpress forbids them here too)
+  o.view.first_position = rows > 0 ? v.first_position + first_row : v.first_position + v.q;
+  return o;
+}
+
+OwnedView slice_view(const LayerView& v, int32_t begin, int32_t end) {
+  std::vector<std::vector<int32_t>> slots(v.n_kv_heads);
+  for (auto& head : slots)
+    for (int32_t t = begin; t < end; ++t) head.push_back(t);
+  return gather_view(v, slots);
+}
+
+}  // namespace presskv::press

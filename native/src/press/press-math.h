@@ -37,3 +37,18 @@ std::vector<double> attention_column_sums(const LayerView& view);
 // 0..kept−1 in ascending order of their original position; keys are rotated by the position change.
 void rerotate_to_contiguous(LayerView& view, LayerDecision& decision);
 }  // namespace presskv::press
+
+namespace presskv::press {
+// A LayerView over copies of some slots of another view (Chunk, Block, Compactor's middle slice).
+// Every head takes the same number of slots; X rows are copied too. The sub-view's X rows must be the
+// tokens of its last q slots, as in the full view.
+struct OwnedView {
+  std::vector<float> hidden, keys, values;
+  std::vector<int32_t> positions;
+  LayerView view;
+};
+// Slots [begin, end) of every head, with the X rows of those slots that belong to this forward.
+OwnedView slice_view(const LayerView& v, int32_t begin, int32_t end);
+// slots[h] (same size for every head); X rows = those of head 0's slots that belong to this forward.
+OwnedView gather_view(const LayerView& v, const std::vector<std::vector<int32_t>>& slots);
+}  // namespace presskv::press

@@ -24,6 +24,10 @@ const std::map<std::string, PressFactory>& registry() {
       {"ExpectedAttentionPress", make_expected_attention},
       {"ExpectedAttentionStatsPress", make_expected_attention},
       {"CapPress", make_cap},
+      {"NonCausalAttnPress", make_non_causal_attn},
+      {"LeverageScorePress", make_leverage_score},
+      {"CompactorPress", make_compactor},
+      {"KVzapPress", make_kvzap},
   };
   return table;
 }
