@@ -28,6 +28,18 @@ const std::map<std::string, PressFactory>& registry() {
       {"LeverageScorePress", make_leverage_score},
       {"CompactorPress", make_compactor},
       {"KVzapPress", make_kvzap},
+      {"AdaKVPress", make_adakv},
+      {"KeyRerotationPress", make_key_rerotation},
+      {"ChunkKVPress", make_chunkkv},
+      {"ChunkPress", make_chunk},
+      {"BlockPress", make_block},
+      {"MergingPress", make_merging},
+      {"PerLayerCompressionPress", make_per_layer_compression},
+      {"ComposedPress", make_composed},
+      {"DMSPress", make_dms},
+      {"CriticalKVPress", make_critical_kv},
+      {"CriticalAdaKVPress", make_critical_adakv},
+      {"LUKVPress", make_lukv},
   };
   return table;
 }
