@@ -7,27 +7,9 @@ import {
   type LanguageModelV3ToolResultOutput,
   type SharedV3Warning,
 } from '@ai-sdk/provider';
+import type { ChatMessage, ChatTool, ChatToolCall } from '../engine/chat-template.js';
 
-export interface ChatToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: unknown };
-}
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | 'tool';
-  content: string;
-  reasoning_content?: string;
-  tool_calls?: ChatToolCall[];
-  tool_call_id?: string;
-  name?: string;
-}
-
-/** A tool as HF chat templates render it (OpenAI function format). */
-export interface ChatTool {
-  type: 'function';
-  function: { name: string; description?: string; parameters: unknown };
-}
+export type { ChatMessage, ChatTool, ChatToolCall };
 
 export interface ConvertedPrompt {
   messages: ChatMessage[];
@@ -64,7 +46,7 @@ export function convertPrompt(prompt: LanguageModelV3Prompt): ConvertedPrompt {
               reasoning.push(part.text);
               break;
             case 'tool-call':
-              calls.push({ id: part.toolCallId, type: 'function', function: { name: part.toolName, arguments: parseInput(part.input) } });
+              calls.push({ id: part.toolCallId, type: 'function', function: { name: part.toolName, arguments: toolArguments(part.input) } });
               break;
             case 'file':
               texts.push(textOfFile(part.data, part.mediaType, part.filename));
@@ -104,22 +86,26 @@ export function convertTools(tools: ReadonlyArray<{ type: string }> | undefined,
 export function toChatTools(tools: LanguageModelV3FunctionTool[]): ChatTool[] {
   return tools.map((t) => ({
     type: 'function',
-    function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.inputSchema },
+    function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.inputSchema as Record<string, unknown> },
   }));
 }
 
 /** Raw completion mode: the messages' text, one message after another. */
 export function rawPromptText(messages: ChatMessage[]): string {
-  return messages.map((m) => m.content).filter((c) => c !== '').join('\n');
+  return messages.map((m) => m.content ?? '').filter((c) => c !== '').join('\n');
 }
 
-function parseInput(input: unknown): unknown {
-  if (typeof input !== 'string') return input;
-  try {
-    return JSON.parse(input);
-  } catch {
-    return input;
+/** Templates want the arguments as an object (they `tojson` it); a non-JSON string stays a string. */
+function toolArguments(input: unknown): Record<string, unknown> | string {
+  let value = input;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return value as string;
+    }
   }
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : JSON.stringify(value);
 }
 
 export function toolOutputText(output: LanguageModelV3ToolResultOutput): string {

@@ -1,0 +1,232 @@
+// The AI SDK LanguageModelV3 over a presskv Model: doGenerate returns the parts at once, doStream streams
+// real tokens as they are generated. Reasoning (<think>) and tool calls are split out of the text.
+import { randomUUID } from 'node:crypto';
+import type {
+  LanguageModelV3,
+  LanguageModelV3CallOptions,
+  LanguageModelV3Content,
+  LanguageModelV3GenerateResult,
+  LanguageModelV3StreamPart,
+  LanguageModelV3StreamResult,
+  LanguageModelV3Usage,
+  SharedV3ProviderMetadata,
+  SharedV3Warning,
+} from '@ai-sdk/provider';
+import { validateJson } from '../engine/constrained/validate-json.js';
+import type { Model } from '../engine/model.js';
+import type { GenerateResult } from '../engine/types.js';
+import { mapFinishReason } from './finish-reason.js';
+import { OutputSegmenter, type Segment } from './output-segments.js';
+import { prepareCall, type PreparedCall } from './prepare-call.js';
+import { runCall } from './run-call.js';
+import { parseBareToolCall, parseToolCallBody, toToolCallPart, type ParsedToolCall } from './tool-calls.js';
+
+export const PROVIDER_NAME = 'presskv';
+
+export class PressKVLanguageModel implements LanguageModelV3 {
+  readonly specificationVersion = 'v3' as const;
+  readonly provider = PROVIDER_NAME;
+  /** presskv reads text only, so no URL is ever passed through (the SDK downloads what a prompt links). */
+  readonly supportedUrls: Record<string, RegExp[]> = {};
+
+  constructor(
+    readonly modelId: string,
+    private readonly loadModel: () => Promise<Model>,
+  ) {}
+
+  async doGenerate(options: LanguageModelV3CallOptions): Promise<LanguageModelV3GenerateResult> {
+    options.abortSignal?.throwIfAborted();
+    const model = await this.loadModel();
+    const call = prepareCall(model, options);
+    const result = await runCall(model, call, { signal: options.abortSignal });
+    if (result.finishReason === 'abort') options.abortSignal?.throwIfAborted();
+
+    const segmenter = newSegmenter(call);
+    const segments = [...segmenter.push(result.text), ...segmenter.end()];
+    const content: LanguageModelV3Content[] = [];
+    const calls = toolCallsOf(segments, result.text, call);
+    for (const segment of calls.segments) {
+      if (segment.kind === 'reasoning') content.push({ type: 'reasoning', text: segment.text });
+      else if (segment.kind === 'text') content.push({ type: 'text', text: segment.text });
+    }
+    for (const parsed of calls.list) content.push(toToolCallPart(parsed));
+    const warnings = [...call.warnings, ...checkJson(call, result.text)];
+    return {
+      content,
+      finishReason: mapFinishReason(result.finishReason, result.rawFinishReason, calls.list.length > 0),
+      usage: usageOf(result, reasoningTokens(model, result, call)),
+      providerMetadata: metadataOf(result),
+      request: { body: { prompt: call.promptText } },
+      response: { id: `presskv-${randomUUID()}`, timestamp: new Date(), modelId: this.modelId },
+      warnings,
+    };
+  }
+
+  async doStream(options: LanguageModelV3CallOptions): Promise<LanguageModelV3StreamResult> {
+    options.abortSignal?.throwIfAborted();
+    const model = await this.loadModel();
+    const call = prepareCall(model, options);
+    const modelId = this.modelId;
+    const signal = options.abortSignal;
+
+    const stream = new ReadableStream<LanguageModelV3StreamPart>({
+      start: (controller) => {
+        let closed = false;
+        const enqueue = (part: LanguageModelV3StreamPart) => {
+          if (!closed) controller.enqueue(part);
+        };
+        enqueue({ type: 'stream-start', warnings: call.warnings });
+        enqueue({ type: 'response-metadata', id: `presskv-${randomUUID()}`, timestamp: new Date(), modelId });
+
+        const segmenter = newSegmenter(call);
+        // Forced tool calls and Llama-style bare calls arrive whole at the end; everything else streams.
+        const holdText = call.grammar?.kind === 'tool-call' || (call.toolNames.size > 0 && call.toolFormat.open === '');
+        let held = '';
+        let open: { kind: 'text' | 'reasoning'; id: string } | null = null;
+        let blockCount = 0;
+        const calls: ParsedToolCall[] = [];
+        const close = () => {
+          if (open) enqueue({ type: open.kind === 'text' ? 'text-end' : 'reasoning-end', id: open.id });
+          open = null;
+        };
+        const emit = (segments: Segment[]) => {
+          const found = toolCallsOf(segments, '', call);
+          if (!found.bare) calls.push(...found.list);
+          for (const s of found.bare ? segments : found.segments) {
+            if (s.kind === 'tool-call') continue;
+            if (open?.kind !== s.kind) {
+              close();
+              open = { kind: s.kind, id: String(blockCount++) };
+              enqueue({ type: s.kind === 'text' ? 'text-start' : 'reasoning-start', id: open.id });
+            }
+            enqueue({ type: s.kind === 'text' ? 'text-delta' : 'reasoning-delta', id: open.id, delta: s.text });
+          }
+        };
+
+        runCall(model, call, {
+          signal,
+          onText: (delta) => {
+            if (holdText) held += delta;
+            else emit(segmenter.push(delta));
+          },
+        }).then(
+          (result) => {
+            if (holdText) {
+              const all = [...segmenter.push(held), ...segmenter.end()];
+              const found = toolCallsOf(all, held, call);
+              calls.push(...found.list);
+              emit(found.segments);
+            } else emit(segmenter.end());
+            close();
+            for (const parsed of calls) {
+              const part = toToolCallPart(parsed);
+              enqueue({ type: 'tool-input-start', id: part.toolCallId, toolName: part.toolName });
+              enqueue({ type: 'tool-input-delta', id: part.toolCallId, delta: part.input });
+              enqueue({ type: 'tool-input-end', id: part.toolCallId });
+              enqueue(part);
+            }
+            // Warnings went out with stream-start; a JSON problem found now travels in the metadata.
+            const metadata = metadataOf(result);
+            const problems = checkJson(call, result.text);
+            if (problems.length) metadata.presskv.jsonProblem = problems.map((p) => (p.type === 'other' ? p.message : p.feature)).join('; ');
+            enqueue({
+              type: 'finish',
+              finishReason: mapFinishReason(result.finishReason, result.rawFinishReason, calls.length > 0),
+              usage: usageOf(result, reasoningTokens(model, result, call)),
+              providerMetadata: metadata,
+            });
+            closed = true;
+            controller.close();
+          },
+          (error: unknown) => {
+            close();
+            enqueue({ type: 'error', error });
+            closed = true;
+            controller.close();
+          },
+        );
+      },
+    });
+    return { stream, request: { body: { prompt: call.promptText } } };
+  }
+}
+
+function newSegmenter(call: PreparedCall): OutputSegmenter {
+  return new OutputSegmenter({
+    thinking: call.thinking,
+    startInReasoning: call.startInReasoning,
+    toolCalls: call.toolNames.size > 0 && call.toolFormat.open !== '',
+  });
+}
+
+/**
+ * Tool calls in the output: tagged calls from the segments (a tag around something that is not a call
+ * of an offered tool stays text), or a Llama-style reply that is one bare call object.
+ */
+function toolCallsOf(segments: Segment[], text: string, call: PreparedCall): { list: ParsedToolCall[]; bare: boolean; segments: Segment[] } {
+  if (call.toolNames.size === 0) return { list: [], bare: false, segments };
+  if (call.toolFormat.open === '') {
+    const answer = segments.map((s) => (s.kind === 'text' ? s.text : '')).join('');
+    const bare = parseBareToolCall(answer || text, call.toolNames);
+    return bare ? { list: [bare], bare: true, segments: segments.filter((s) => s.kind !== 'text') } : { list: [], bare: false, segments };
+  }
+  const list: ParsedToolCall[] = [];
+  const rest: Segment[] = [];
+  for (const s of segments) {
+    if (s.kind !== 'tool-call') rest.push(s);
+    else {
+      const parsed = parseToolCallBody(s.body);
+      if (parsed && call.toolNames.has(parsed.toolName)) list.push(parsed);
+      else rest.push({ kind: 'text', text: `<tool_call>${s.body}</tool_call>` });
+    }
+  }
+  return { list, bare: false, segments: rest };
+}
+
+/** JSON output is constrained while generated; this reports what the grammar could not enforce. */
+function checkJson(call: PreparedCall, text: string): SharedV3Warning[] {
+  if (call.grammar?.kind !== 'json') return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return [{ type: 'other', message: 'The JSON output is incomplete: maxOutputTokens ran out before it could be closed' }];
+  }
+  const problem = call.grammar.schema === undefined ? null : validateJson(value, call.grammar.schema);
+  return problem ? [{ type: 'other', message: `The JSON output does not match the schema: ${problem}` }] : [];
+}
+
+function reasoningTokens(model: Model, result: GenerateResult, call: PreparedCall): number {
+  if (!call.thinking) return 0;
+  // Count the tokens that fall inside reasoning by replaying the token texts through a segmenter.
+  const segmenter = newSegmenter(call);
+  const decoder = new TextDecoder();
+  let count = 0;
+  for (const id of result.generatedTokenIds) {
+    const segments = segmenter.push(decoder.decode(model.tokenizer.tokenBytes(id), { stream: true }));
+    if (segments.some((s) => s.kind === 'reasoning')) count++;
+  }
+  return count;
+}
+
+function usageOf(result: GenerateResult, reasoning: number): LanguageModelV3Usage {
+  const output = result.generatedTokenIds.length;
+  return {
+    inputTokens: { total: result.usage.inputTokens, noCache: result.usage.inputTokens, cacheRead: 0, cacheWrite: 0 },
+    outputTokens: { total: output, text: output - reasoning, reasoning },
+  };
+}
+
+function metadataOf(result: GenerateResult): SharedV3ProviderMetadata & { presskv: Record<string, number | string> } {
+  return {
+    presskv: {
+      prefillMs: result.timings.prefillMs,
+      decodeMs: result.timings.decodeMs,
+      prefillTokensPerSecond: result.timings.prefillTokensPerSecond,
+      decodeTokensPerSecond: result.timings.decodeTokensPerSecond,
+      kvTokens: result.kv.tokens,
+      kvBytes: result.kv.bytes,
+      rawFinishReason: result.rawFinishReason,
+    },
+  };
+}
