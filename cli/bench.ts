@@ -1,0 +1,157 @@
+// `presskv bench`: prefill and decode speed of presskv beside llama.cpp (node-llama-cpp) on the same GGUF,
+// the same prompt tokens and the same thread count, in one run, with the ratios and roofline figures.
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+
+import { Model } from '../engine/model.js';
+import { loadLlamaCppPeer, type LlamaCppPeer } from './llama-cpp-peer.js';
+
+/** This machine class's measured ceilings (2 threads), used to express results as fractions of them. */
+const DEFAULT_BANDWIDTH_GBS = 22;
+const DEFAULT_PEAK_GFLOPS = 271;
+
+export interface BenchRow {
+  engine: 'presskv' | 'llama.cpp';
+  contextTokens: number;
+  threads: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  decodeGBPerSecond: number;
+  prefillGFlopPerSecond: number;
+}
+
+const USAGE = `presskv bench --model <file.gguf> [--context 512,2048] [--threads 1,2] [--decode-tokens 32]
+                [--peer llama.cpp|none] [--flash-attention] [--peer-dir <dir>] [--json]`;
+
+function listOfInts(value: string, flag: string): number[] {
+  const out = value.split(',').map((s) => Number(s.trim()));
+  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n <= 0)) {
+    throw new Error(`--${flag} takes positive integers separated by commas, got "${value}"`);
+  }
+  return out;
+}
+
+function promptOf(length: number, vocab: number, seed: number): number[] {
+  // A fixed pseudo-random token sequence (ids 3.. skip the usual special tokens) so both engines see the same input.
+  let s = seed >>> 0;
+  const ids: number[] = [];
+  for (let i = 0; i < length; i++) {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    ids.push(3 + (s % Math.max(1, Math.min(vocab, 32000) - 3)));
+  }
+  return ids;
+}
+
+export async function runBench(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      context: { type: 'string', default: '512,2048' },
+      threads: { type: 'string', default: '1,2' },
+      'decode-tokens': { type: 'string', default: '32' },
+      peer: { type: 'string', default: 'llama.cpp' },
+      'flash-attention': { type: 'boolean', default: false },
+      'peer-dir': { type: 'string', default: '.bench/node-llama-cpp' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (!values.model) {
+    io.err(`missing --model\n${USAGE}`);
+    return 2;
+  }
+  const contexts = listOfInts(values.context!, 'context');
+  const threadCounts = listOfInts(values.threads!, 'threads');
+  const decodeTokens = listOfInts(values['decode-tokens']!, 'decode-tokens')[0]!;
+  if (values.peer !== 'llama.cpp' && values.peer !== 'none') {
+    io.err(`--peer must be llama.cpp or none\n${USAGE}`);
+    return 2;
+  }
+  const modelPath = resolve(values.model);
+  let peer: LlamaCppPeer | undefined;
+  if (values.peer === 'llama.cpp') peer = await loadLlamaCppPeer(resolve(values['peer-dir']!), io.err);
+
+  const rows: BenchRow[] = [];
+  const maxContext = Math.max(...contexts) + decodeTokens + 16;
+  for (const threads of threadCounts) {
+    const model = await Model.load(modelPath, { threads, contextLength: maxContext });
+    const { config } = model.info;
+    const weightBytes = model.info.weightBytes;
+    const params = model.info.parameterCount;
+    try {
+      for (const contextTokens of contexts) {
+        const prompt = promptOf(contextTokens, config.vocab, contextTokens * 31 + 7);
+        // KV bytes one decode step reads at this context (f16 K and V for every layer and kv head).
+        const kvBytes = contextTokens * config.nLayers * config.nKvHeads * config.headDim * 2 * 2;
+        const prefillFlops = 2 * params * contextTokens + 2 * config.nLayers * config.nHeads * config.headDim * contextTokens * contextTokens;
+        const row = (engine: BenchRow['engine'], prefillMs: number, decodeMs: number, decoded: number): BenchRow => ({
+          engine,
+          contextTokens,
+          threads,
+          prefillTokensPerSecond: (contextTokens / prefillMs) * 1000,
+          decodeTokensPerSecond: (decoded / decodeMs) * 1000,
+          decodeGBPerSecond: ((weightBytes + kvBytes) * decoded) / (decodeMs / 1000) / 1e9,
+          prefillGFlopPerSecond: prefillFlops / (prefillMs / 1000) / 1e9,
+        });
+        const ours = await model.generate(prompt, { maxTokens: decodeTokens, temperature: 0, stopTokenIds: [] });
+        rows.push(row('presskv', ours.timings.prefillMs, ours.timings.decodeMs, ours.generatedTokenIds.length));
+        io.err(describe(rows.at(-1)!));
+        if (peer) {
+          const theirs = await peer.run(modelPath, { promptTokens: prompt, decodeTokens, threads, flashAttention: values['flash-attention']! });
+          rows.push(row('llama.cpp', theirs.prefillMs, theirs.decodeMs, theirs.decodedTokens));
+          io.err(describe(rows.at(-1)!));
+        }
+      }
+    } finally {
+      model.dispose();
+    }
+  }
+  const report = {
+    model: values.model,
+    decodeTokens,
+    peer: peer ? { engine: 'llama.cpp', via: `node-llama-cpp@${peer.version}`, flashAttention: values['flash-attention'], systemInfo: peer.systemInfo } : null,
+    ceilings: { bandwidthGBs: DEFAULT_BANDWIDTH_GBS, peakGFlops: DEFAULT_PEAK_GFLOPS },
+    rows,
+    ratios: ratiosOf(rows),
+  };
+  if (values.json) io.out(JSON.stringify(report, null, 2));
+  else io.out(table(report.rows, report.ratios));
+  return 0;
+}
+
+function ratiosOf(rows: BenchRow[]) {
+  const out: Array<{ contextTokens: number; threads: number; prefill: number; decode: number }> = [];
+  for (const ours of rows.filter((r) => r.engine === 'presskv')) {
+    const theirs = rows.find((r) => r.engine === 'llama.cpp' && r.contextTokens === ours.contextTokens && r.threads === ours.threads);
+    if (theirs) {
+      out.push({
+        contextTokens: ours.contextTokens,
+        threads: ours.threads,
+        prefill: ours.prefillTokensPerSecond / theirs.prefillTokensPerSecond,
+        decode: ours.decodeTokensPerSecond / theirs.decodeTokensPerSecond,
+      });
+    }
+  }
+  return out;
+}
+
+function describe(r: BenchRow): string {
+  return `${r.engine.padEnd(9)} ctx ${String(r.contextTokens).padStart(5)} threads ${r.threads}: prefill ${r.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${r.decodeTokensPerSecond.toFixed(2)} tok/s`;
+}
+
+function table(rows: BenchRow[], ratios: ReturnType<typeof ratiosOf>): string {
+  const lines = [
+    '| engine | context | threads | prefill tok/s | decode tok/s | decode GB/s (% of 22) | prefill GFLOP/s (% of 271) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) =>
+      `| ${r.engine} | ${r.contextTokens} | ${r.threads} | ${r.prefillTokensPerSecond.toFixed(1)} | ${r.decodeTokensPerSecond.toFixed(2)} | ` +
+      `${r.decodeGBPerSecond.toFixed(1)} (${((100 * r.decodeGBPerSecond) / DEFAULT_BANDWIDTH_GBS).toFixed(0)} %) | ` +
+      `${r.prefillGFlopPerSecond.toFixed(1)} (${((100 * r.prefillGFlopPerSecond) / DEFAULT_PEAK_GFLOPS).toFixed(0)} %) |`),
+  ];
+  if (ratios.length) {
+    lines.push('', '| context | threads | prefill presskv/llama.cpp | decode presskv/llama.cpp |', '|---:|---:|---:|---:|');
+    for (const r of ratios) lines.push(`| ${r.contextTokens} | ${r.threads} | ${r.prefill.toFixed(2)}× | ${r.decode.toFixed(2)}× |`);
+  }
+  return lines.join('\n');
+}
