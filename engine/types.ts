@@ -23,8 +23,13 @@ export interface GenerateOptions extends SamplingOptions {
   /** Defaults to the model's EOS ids (generation_config's list included). */
   stopTokenIds?: number[];
   signal?: AbortSignal;
-  /** Called for every generated token with the text it completes (may be '' mid UTF-8 character). */
+  /**
+   * Called for every generated token with the text it completes (may be '' mid UTF-8 character, or while
+   * the text so far could be the start of a stop sequence: such text arrives later, or through onText at the end).
+   */
   onToken?: (token: { id: number; text: string }) => void;
+  /** Called with each new piece of text; the pieces concatenate to exactly result.text. */
+  onText?: (delta: string) => void;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort' | 'stop-sequence';

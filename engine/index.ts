@@ -1,0 +1,8 @@
+// The engine API: what the provider, CLI and server build on.
+export { Model } from './model.js';
+export { Session, type SessionOptions } from './session.js';
+export { GenerateStream, type TokenEvent } from './generate-stream.js';
+export { DEFAULT_SAMPLING, samplingSchema, generateOptionsSchema, parseSampling } from './generate.js';
+export { systemInfo } from './system-info.js';
+export * from './errors.js';
+export type * from './types.js';

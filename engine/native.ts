@@ -1,0 +1,152 @@
+// Loads the native addon and declares its surface. Every other engine module reaches native code
+// through this file, and every native error leaves through callNative/awaitNative as a typed error.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fromNativeError, InternalError } from './errors.js';
+
+/** The numbers the native sampler takes (engine/types.ts SamplingOptions, resolved to concrete values). */
+export interface NativeSampling {
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  penaltyLastN?: number;
+  seed?: number;
+}
+
+export interface NativeModelHandle {
+  weightBytes(): number;
+  fingerprint(): string;
+  dispose(): void;
+  evalLogits(tokens: Int32Array, options?: { all?: boolean; kvDtype?: 'f16' | 'f32'; chunkSize?: number; pageTokens?: number }): Float32Array;
+}
+
+export interface NativeRuntimeOptions {
+  threads?: number;
+  kvBudgetBytes?: number;
+  kvDtype?: 'f16' | 'f32';
+  pageTokens?: number;
+  prefillChunk?: number;
+}
+
+export interface NativeRuntimeStats {
+  kvBytesInUse: number;
+  kvBudgetBytes: number;
+  pendingJobs: number;
+  threads: number;
+  prefillChunk: number;
+  kvDtype: 'f16' | 'f32';
+}
+
+export interface NativeGenerateRequest {
+  sampling: NativeSampling;
+  maxTokens: number;
+  stopTokenIds?: Int32Array;
+  /** UTF-8 byte strings, matched against the concatenated token bytes of the generated text. */
+  stopSequences?: Uint8Array[];
+  /** Evaluated first (prefill); may be empty to continue from the session's last token. */
+  promptTokens?: Int32Array;
+}
+
+export type NativeFinishReason = 'eos' | 'max-tokens' | 'stop-sequence' | 'abort' | 'context-full';
+
+export interface NativeGenerateResult {
+  /** Generated tokens; a stop token (EOS) is not included, the token completing a stop sequence is. */
+  tokens: Int32Array;
+  finishReason: NativeFinishReason;
+  stopSequenceIndex?: number;
+  /** Tokens evaluated during prefill (promptTokens plus any pending token of the session). */
+  promptTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+export interface NativeSession {
+  readonly maxTokens: number;
+  evaluate(tokens: Int32Array, options?: { logits?: 'none' | 'last' | 'all' }): Promise<Float32Array | undefined>;
+  generate(request: NativeGenerateRequest, onToken?: (id: number) => void): Promise<NativeGenerateResult>;
+  sample(options: { sampling?: NativeSampling; allowedTokenIds?: Int32Array }): Promise<number>;
+  abort(): void;
+  kvStats(): { tokens: number; bytes: number };
+  truncate(n: number): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export interface NativeRuntime {
+  createSession(options?: { maxTokens?: number }): NativeSession;
+  setVocabulary(tokenBytes: Uint8Array[]): void;
+  stats(): NativeRuntimeStats;
+  dispose(): void;
+}
+
+export interface NativeSystemInfo {
+  cpu: { avx2: boolean; fma: boolean; f16c: boolean; avx512f: boolean; avx512bf16: boolean };
+  cuda: {
+    compiled: boolean;
+    runtimeVersion: number;
+    error: string | null;
+    devices: { name: string; computeCapability: number; totalMemory: number }[];
+  };
+}
+
+export interface NativeAddon {
+  systemInfo(): NativeSystemInfo;
+  /** spec: engine/model-spec.ts ModelSpec. */
+  loadModel(spec: unknown, options?: { threads?: number }): NativeModelHandle;
+  createRuntime(model: NativeModelHandle, options?: NativeRuntimeOptions): NativeRuntime;
+  samplerDistribution(logits: Float32Array, sampling: NativeSampling, history?: Int32Array, allowed?: Int32Array): Float32Array;
+  samplerDraw(logits: Float32Array, sampling: NativeSampling, history: Int32Array | undefined, allowed: Int32Array | undefined, count: number): Int32Array;
+}
+
+function findRepoRoot(start: string): string {
+  // engine/native.ts runs from engine/ (sources under vitest) or dist/engine/ (compiled).
+  let dir = start;
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(resolve(dir, 'package.json')) && existsSync(resolve(dir, 'native'))) return dir;
+    dir = dirname(dir);
+  }
+  return resolve(start, '..');
+}
+
+let cached: NativeAddon | undefined;
+
+/** The loaded addon: PRESSKV_ADDON if set, else <repo>/build/Release/presskv.node. */
+export function nativeAddon(): NativeAddon {
+  if (cached) return cached;
+  const here = dirname(fileURLToPath(import.meta.url));
+  const path = process.env.PRESSKV_ADDON || resolve(findRepoRoot(here), 'build', 'Release', 'presskv.node');
+  if (!existsSync(path)) {
+    throw new InternalError(
+      `The presskv native addon is missing (${path}). Run \`npm install\` (or \`npm run build:native\`) in the presskv package to build it.`,
+    );
+  }
+  try {
+    cached = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (err) {
+    throw new InternalError(`Could not load the presskv native addon at ${path}: ${(err as Error).message}. Rebuild it with \`npm install\`.`, { cause: err });
+  }
+  return cached;
+}
+
+/** Runs a synchronous native call, rethrowing its error as the matching typed error. */
+export function callNative<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNativeError(err);
+  }
+}
+
+/** Awaits a native Promise (or a call that may throw synchronously), rethrowing errors as typed errors. */
+export async function awaitNative<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw fromNativeError(err);
+  }
+}

@@ -1,0 +1,110 @@
+// A sequence with its own KV cache on a model's runtime: for multi-turn reuse (each call appends to
+// the sequence) and for step-by-step decoding (constrained JSON / tool calls).
+//
+// Step-by-step protocol (what the provider's constrained decoding uses):
+//   await session.evaluate(promptIds)                       // prefill; the logits of the last token are kept
+//   loop:
+//     const id = await session.sample({ sampling, allowedTokenIds })  // draws from the kept logits, appends nothing
+//     await session.evaluate([id])                          // appends id; its logits become the kept ones
+// With a seed, sample() depends only on (seed, sequence length, logits), so a step-by-step run is
+// reproducible. Every method queues a job on the runtime's worker thread; calls on one session run in
+// call order, calls on different sessions interleave fairly. An aborted or failed call leaves the
+// session exactly as it was before that call.
+import { InvalidArgumentError } from './errors.js';
+import { runGeneration, parseSampling, type TokenText } from './generate.js';
+import { awaitNative, callNative, type NativeSession } from './native.js';
+import type { GenerateOptions, GenerateResult, KvStats, SamplingOptions } from './types.js';
+import { GenerateStream } from './generate-stream.js';
+
+export interface SessionOptions {
+  /** Context window of this sequence (default: the model's context length, or LoadOptions.contextLength). */
+  maxTokens?: number;
+}
+
+export interface SessionHost {
+  tokens: TokenText;
+  defaultStopTokenIds: number[];
+}
+
+function toTokenArray(ids: readonly number[], what: string): Int32Array {
+  if (!Array.isArray(ids)) throw new InvalidArgumentError(`${what} must be an array of token ids`);
+  for (const id of ids)
+    if (!Number.isInteger(id) || id < 0 || id > 0x7fffffff) throw new InvalidArgumentError(`${what} holds ${id}, which is not a token id`);
+  return Int32Array.from(ids);
+}
+
+export class Session {
+  private disposed = false;
+
+  constructor(
+    private readonly host: SessionHost,
+    private readonly native: NativeSession,
+  ) {}
+
+  /** The context window of this sequence, in tokens. */
+  get maxTokens(): number {
+    return this.native.maxTokens;
+  }
+
+  /** Tokens in the sequence and bytes of KV pages it holds. */
+  kvStats(): KvStats {
+    return this.native.kvStats();
+  }
+
+  /** Appends tokens; returns the last token's logits ('last'), every new token's logits ('all', row-major), or nothing. */
+  async evaluate(tokenIds: readonly number[], options: { logits?: 'none' | 'last' | 'all' } = {}): Promise<Float32Array | undefined> {
+    this.assertLive();
+    const tokens = toTokenArray(tokenIds, 'tokenIds');
+    return awaitNative(() => this.native.evaluate(tokens, { logits: options.logits ?? 'last' }));
+  }
+
+  /**
+   * Samples the next token from the logits after the last token (nothing is appended; pass the token
+   * to evaluate() to accept it). allowedTokenIds restricts the choice (constrained decoding).
+   */
+  async sample(options: { sampling?: SamplingOptions; allowedTokenIds?: readonly number[] } = {}): Promise<number> {
+    this.assertLive();
+    const sampling = parseSampling(options.sampling ?? {});
+    const allowed = options.allowedTokenIds === undefined ? undefined : toTokenArray(options.allowedTokenIds, 'allowedTokenIds');
+    if (allowed && allowed.length === 0) throw new InvalidArgumentError('allowedTokenIds is empty: there is no token to sample');
+    return awaitNative(() => this.native.sample({ sampling, allowedTokenIds: allowed }));
+  }
+
+  /**
+   * Appends promptTokenIds (may be empty) and generates. The generated tokens stay in the sequence
+   * (a stop token such as EOS does not), so a follow-up call continues the conversation.
+   */
+  async generate(promptTokenIds: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
+    this.assertLive();
+    const prompt = Array.from(toTokenArray(promptTokenIds, 'promptTokenIds'));
+    return runGeneration({ session: this.native, ...this.host }, prompt, options);
+  }
+
+  /** generate() as an async iterable of {id, text} events; `result` settles with the GenerateResult. */
+  stream(promptTokenIds: readonly number[], options: GenerateOptions): GenerateStream {
+    return new GenerateStream((opts) => this.generate(promptTokenIds, opts), options);
+  }
+
+  /** Keeps the first n tokens of the sequence. */
+  async truncate(n: number): Promise<void> {
+    this.assertLive();
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`truncate(n): n must be an integer >= 0, got ${n}`);
+    await awaitNative(() => this.native.truncate(n));
+  }
+
+  /** Stops the running and queued calls of this session within one step. */
+  abort(): void {
+    if (!this.disposed) callNative(() => this.native.abort());
+  }
+
+  /** Aborts pending calls and frees the KV cache. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await awaitNative(() => this.native.dispose());
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new InvalidArgumentError('This session has been disposed');
+  }
+}
