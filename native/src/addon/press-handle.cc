@@ -1,5 +1,6 @@
 // JS surface of the native presses: pure, testable entries that run one press on plain arrays.
 //   scorePressLayer(pressConfig, inputs) → { scores?, kept, keys?, values?, positions?, channelRatio }
+//   runPressPipeline(pressConfig, inputs) → the final per-layer cache after a layer-major prefill (+ decode steps)
 //   pressNames() → string[]
 // pressConfig = { name, options?: { camelCase: number | boolean | string | number[] }, press?, presses? }
 // (option 'path' / 'statsPath' / 'artefactPath' = the artefact file).
@@ -7,9 +8,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "addon/registry.h"
 #include "core/errors.h"
+#include "press/pipeline.h"
 #include "press/press.h"
 #include "press/rope.h"
 
@@ -21,6 +24,13 @@ using press::LayerView;
 using press::PressConfig;
 
 [[noreturn]] void bad(const std::string& message) { throw EngineError(ErrorCode::InvalidArgument, message); }
+
+// A JS Error carrying the engine's stable code (engine/errors.ts maps it to a typed error).
+Napi::Error to_js_error(Napi::Env env, const EngineError& e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("code", Napi::String::New(env, error_code_name(e.code())));
+  return err;
+}
 
 PressConfig parse_press_config(const Napi::Value& value, int depth) {
   if (depth > 16) bad("press config nested too deeply");
@@ -148,29 +158,41 @@ ModelConfig parse_model_config(const Napi::Value& value) {
   return m;
 }
 
-// ModelAccess over one layer's plain f32 weights (tests, custom tools): projections, optional bias and
+struct LayerWeights {
+  std::vector<float> wq, wk, wo, bq, bk, q_norm, k_norm;
+};
+
+// ModelAccess over plain f32 weights per layer (tests, custom tools): projections, optional bias and
 // qwen3-style per-head RMSNorm.
 class PlainWeights : public press::ModelAccess {
  public:
   explicit PlainWeights(const ModelConfig& c) : config_(c) {}
   const ModelConfig& config() const override { return config_; }
-  void prerope_queries(int32_t, const float* x, int32_t rows, float* out) const override {
-    project(wq, bq, q_norm, config_.n_heads, x, rows, out);
+  void prerope_queries(int32_t layer, const float* x, int32_t rows, float* out) const override {
+    const LayerWeights& w = at(layer);
+    project(w.wq, w.bq, w.q_norm, config_.n_heads, x, rows, out);
   }
-  void prerope_keys(int32_t, const float* x, int32_t rows, float* out) const override {
-    project(wk, bk, k_norm, config_.n_kv_heads, x, rows, out);
+  void prerope_keys(int32_t layer, const float* x, int32_t rows, float* out) const override {
+    const LayerWeights& w = at(layer);
+    project(w.wk, w.bk, w.k_norm, config_.n_kv_heads, x, rows, out);
   }
-  bool has_output_projection(int32_t) const override { return !wo.empty(); }
-  void output_projection(int32_t, int32_t head, float* out) const override {
+  bool has_output_projection(int32_t layer) const override { return !at(layer).wo.empty(); }
+  void output_projection(int32_t layer, int32_t head, float* out) const override {
+    const std::vector<float>& wo = at(layer).wo;
     if (wo.empty()) bad("this press needs weights.wo (the output projection [hidden, nHeads*headDim])");
     const int32_t d = config_.head_dim, D = config_.hidden, HD = config_.n_heads * d;
     for (int32_t c = 0; c < d; ++c)
       for (int32_t o = 0; o < D; ++o) out[(size_t)c * D + o] = wo[(size_t)o * HD + head * d + c];
   }
 
-  std::vector<float> wq, wk, wo, bq, bk, q_norm, k_norm;
+  std::map<int32_t, LayerWeights> layers;
 
  private:
+  const LayerWeights& at(int32_t layer) const {
+    auto it = layers.find(layer);
+    if (it == layers.end()) bad("no weights for layer " + std::to_string(layer));
+    return it->second;
+  }
   void project(const std::vector<float>& w, const std::vector<float>& b, const std::vector<float>& norm, int32_t heads,
                const float* x, int32_t rows, float* out) const {
     const int32_t d = config_.head_dim, D = config_.hidden;
@@ -193,6 +215,42 @@ class PlainWeights : public press::ModelAccess {
   }
   ModelConfig config_;
 };
+
+LayerWeights parse_weights(const Napi::Value& wv, const ModelConfig& model) {
+  if (!wv.IsObject()) bad("inputs.weights must be an object { wq, wk, wo?, bq?, bk?, qNorm?, kNorm? }");
+  Napi::Object w = wv.As<Napi::Object>();
+  const int32_t Hk = model.n_kv_heads, H = model.n_heads, d = model.head_dim, D = model.hidden;
+  LayerWeights lw;
+  lw.wq = get_floats(w, "wq", (size_t)H * d * D, true);
+  lw.wk = get_floats(w, "wk", (size_t)Hk * d * D, true);
+  lw.wo = get_floats(w, "wo", (size_t)D * H * d, false);
+  lw.bq = get_floats(w, "bq", (size_t)H * d, false);
+  lw.bk = get_floats(w, "bk", (size_t)Hk * d, false);
+  lw.q_norm = get_floats(w, "qNorm", (size_t)d, false);
+  lw.k_norm = get_floats(w, "kNorm", (size_t)d, false);
+  return lw;
+}
+
+// Positions [Hk, n] from an Int32Array of n (broadcast) or Hk·n entries; 0..n−1 when absent.
+std::vector<int32_t> parse_positions(const Napi::Value& pos, int32_t Hk, int32_t n) {
+  std::vector<int32_t> positions((size_t)Hk * n);
+  if (pos.IsUndefined() || pos.IsNull()) {
+    for (int32_t h = 0; h < Hk; ++h)
+      for (int32_t t = 0; t < n; ++t) positions[(size_t)h * n + t] = t;
+    return positions;
+  }
+  if (!pos.IsTypedArray() || pos.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    bad("inputs.positions must be an Int32Array of n (or nKvHeads*n) positions");
+  Napi::Int32Array arr = pos.As<Napi::Int32Array>();
+  if (arr.ElementLength() == (size_t)n) {
+    for (int32_t h = 0; h < Hk; ++h) std::memcpy(&positions[(size_t)h * n], arr.Data(), n * sizeof(int32_t));
+  } else if (arr.ElementLength() == (size_t)Hk * n) {
+    std::memcpy(positions.data(), arr.Data(), positions.size() * sizeof(int32_t));
+  } else {
+    bad("inputs.positions must have n or nKvHeads*n elements");
+  }
+  return positions;
+}
 
 Napi::Int32Array int_array(Napi::Env env, const std::vector<int32_t>& v) {
   Napi::Int32Array arr = Napi::Int32Array::New(env, v.size());
@@ -225,36 +283,11 @@ Napi::Value score_press_layer(const Napi::CallbackInfo& info) {
     std::vector<float> keys = get_floats(in, "keys", (size_t)Hk * n * d, true);
     std::vector<float> values = get_floats(in, "values", (size_t)Hk * n * d, true);
     std::vector<float> attentions = get_floats(in, "attentions", (size_t)H * q * n, false);
-    std::vector<int32_t> positions((size_t)Hk * n);
-    Napi::Value pos = in.Get("positions");
-    if (pos.IsUndefined() || pos.IsNull()) {
-      for (int32_t h = 0; h < Hk; ++h)
-        for (int32_t t = 0; t < n; ++t) positions[(size_t)h * n + t] = t;
-    } else {
-      if (!pos.IsTypedArray() || pos.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-        bad("inputs.positions must be an Int32Array of n (or nKvHeads*n) positions");
-      Napi::Int32Array arr = pos.As<Napi::Int32Array>();
-      if (arr.ElementLength() == (size_t)n) {
-        for (int32_t h = 0; h < Hk; ++h) std::memcpy(&positions[(size_t)h * n], arr.Data(), n * sizeof(int32_t));
-      } else if (arr.ElementLength() == (size_t)Hk * n) {
-        std::memcpy(positions.data(), arr.Data(), positions.size() * sizeof(int32_t));
-      } else {
-        bad("inputs.positions must have n or nKvHeads*n elements");
-      }
-    }
+    std::vector<int32_t> positions = parse_positions(in.Get("positions"), Hk, n);
     if (!in.Get("seed").IsUndefined()) p->rng().seed((uint64_t)get_number(in, "seed", 0));
 
     PlainWeights weights(model);
-    Napi::Value wv = in.Get("weights");
-    if (!wv.IsObject()) bad("inputs.weights must be an object { wq, wk, wo?, bq?, bk?, qNorm?, kNorm? }");
-    Napi::Object w = wv.As<Napi::Object>();
-    weights.wq = get_floats(w, "wq", (size_t)H * d * D, true);
-    weights.wk = get_floats(w, "wk", (size_t)Hk * d * D, true);
-    weights.wo = get_floats(w, "wo", (size_t)D * H * d, false);
-    weights.bq = get_floats(w, "bq", (size_t)H * d, false);
-    weights.bk = get_floats(w, "bk", (size_t)Hk * d, false);
-    weights.q_norm = get_floats(w, "qNorm", (size_t)d, false);
-    weights.k_norm = get_floats(w, "kNorm", (size_t)d, false);
+    weights.layers[layer] = parse_weights(in.Get("weights"), model);
 
     LayerView view;
     view.layer = layer;
@@ -312,15 +345,180 @@ Napi::Value score_press_layer(const Napi::CallbackInfo& info) {
     out.Set("channelRatio", Napi::Number::New(env, decision.channel_ratio));
     return out;
   } catch (const EngineError& e) {
-    Napi::Error err = Napi::Error::New(env, e.what());
-    err.Set("code", Napi::String::New(env, error_code_name(e.code())));
-    throw err;
+    throw to_js_error(env, e);
   } catch (const Napi::Error&) {
     throw;
   } catch (const std::exception& e) {
-    Napi::Error err = Napi::Error::New(env, e.what());
-    err.Set("code", Napi::String::New(env, "ERR_INTERNAL"));
-    throw err;
+    throw to_js_error(env, EngineError(ErrorCode::Internal, e.what()));
+  }
+}
+
+// A sequence cache over plain vectors, for runPressPipeline: slots per (layer, kv-head) remember the
+// index they were appended at (their "origin") so callers can see exactly what was kept.
+class PlainCache : public press::LayerCacheAccess {
+ public:
+  struct Slot {
+    int32_t origin = 0, position = 0;
+    std::vector<float> key, value;
+  };
+  PlainCache(int32_t layers, int32_t kv_heads, int32_t d) : d_(d), slots_(layers, std::vector<std::vector<Slot>>(kv_heads)) {}
+
+  void append(int32_t layer, const float* keys, const float* values, const int32_t* positions, int32_t count, int32_t origin) {
+    auto& heads = slots_[layer];
+    for (size_t h = 0; h < heads.size(); ++h)
+      for (int32_t t = 0; t < count; ++t) {
+        Slot s;
+        s.origin = origin + t;
+        s.position = positions[h * count + t];
+        const size_t at = (h * count + t) * (size_t)d_;
+        s.key.assign(keys + at, keys + at + d_);
+        s.value.assign(values + at, values + at + d_);
+        heads[h].push_back(std::move(s));
+      }
+  }
+  int32_t length(int32_t layer, int32_t kv_head) const override { return (int32_t)slots_[layer][kv_head].size(); }
+  void gather(int32_t layer, std::vector<float>& keys, std::vector<float>& values, std::vector<int32_t>& positions) const override {
+    const auto& heads = slots_[layer];
+    const size_t n = heads[0].size();
+    for (const auto& head : heads)
+      if (head.size() != n) bad("the cache of layer " + std::to_string(layer) + " has different lengths per head");
+    keys.clear();
+    values.clear();
+    positions.clear();
+    for (const auto& head : heads)
+      for (const Slot& s : head) {
+        keys.insert(keys.end(), s.key.begin(), s.key.end());
+        values.insert(values.end(), s.value.begin(), s.value.end());
+        positions.push_back(s.position);
+      }
+  }
+  void retain(int32_t layer, const std::vector<std::vector<int32_t>>& kept, const float* keys, const float* values,
+              const int32_t* positions) override {
+    auto& heads = slots_[layer];
+    const size_t n = heads[0].size();
+    for (size_t h = 0; h < heads.size(); ++h) {
+      std::vector<Slot> next;
+      for (int32_t t : kept[h]) {
+        Slot s = heads[h][t];
+        const size_t at = (h * n + t) * (size_t)d_;
+        if (keys) s.key.assign(keys + at, keys + at + d_);
+        if (values) s.value.assign(values + at, values + at + d_);
+        if (positions) s.position = positions[h * n + t];
+        next.push_back(std::move(s));
+      }
+      heads[h] = std::move(next);
+    }
+  }
+  const std::vector<std::vector<std::vector<Slot>>>& slots() const { return slots_; }
+
+ private:
+  int32_t d_;
+  std::vector<std::vector<std::vector<Slot>>> slots_;
+};
+
+// runPressPipeline(pressConfig, { config, n, layers: [{ hidden [n*hidden], keys [Hk*n*d], values, weights,
+//   attentions? }], positions?, decode?: [{ q, layers: [{ hidden [q*hidden], keys [Hk*q*d], values }] }] })
+// → { layers: [{ kept: Int32Array[] (origins), positions: Int32Array[], keys: Float32Array[], values: Float32Array[] }],
+//     ratio }
+Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() < 2 || !info[1].IsObject()) bad("runPressPipeline(pressConfig, inputs) needs two objects");
+    const PressConfig config = parse_press_config(info[0], 0);
+    Napi::Object in = info[1].As<Napi::Object>();
+    const ModelConfig model = parse_model_config(in.Get("config"));
+    const int32_t L = model.n_layers, Hk = model.n_kv_heads, d = model.head_dim, D = model.hidden, H = model.n_heads;
+    const int32_t n = get_int(in, "n", true);
+    if (n <= 0) bad("inputs.n must be positive");
+    Napi::Value lv = in.Get("layers");
+    if (!lv.IsArray() || lv.As<Napi::Array>().Length() != (uint32_t)L) bad("inputs.layers must hold one entry per layer");
+    Napi::Array layers = lv.As<Napi::Array>();
+    std::vector<int32_t> positions = parse_positions(in.Get("positions"), Hk, n);
+
+    press::PressPipeline pipeline(press::create_press(config, &model), model);
+    if (!in.Get("seed").IsUndefined()) pipeline.press().rng().seed((uint64_t)get_number(in, "seed", 0));
+    PlainWeights weights(model);
+    PlainCache cache(L, Hk, d);
+    std::vector<std::vector<float>> hidden(L);
+    std::vector<std::vector<float>> attentions(L);
+    for (int32_t l = 0; l < L; ++l) {
+      if (!layers.Get(l).IsObject()) bad("inputs.layers entries must be objects");
+      Napi::Object layer = layers.Get(l).As<Napi::Object>();
+      hidden[l] = get_floats(layer, "hidden", (size_t)n * D, true);
+      std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * n * d, true);
+      std::vector<float> values = get_floats(layer, "values", (size_t)Hk * n * d, true);
+      attentions[l] = get_floats(layer, "attentions", (size_t)H * n * n, false);
+      weights.layers[l] = parse_weights(layer.Get("weights"), model);
+      cache.append(l, keys.data(), values.data(), positions.data(), n, 0);
+    }
+    pipeline.begin_prefill(n);
+    for (int32_t l = 0; l < L; ++l)
+      pipeline.after_layer(l, hidden[l].data(), n, 0, cache, weights, attentions[l].empty() ? nullptr : attentions[l].data());
+    pipeline.finish_prefill(cache, weights);
+
+    Napi::Value dv = in.Get("decode");
+    if (dv.IsArray()) {
+      Napi::Array steps = dv.As<Napi::Array>();
+      int32_t next_position = n, origin = n;
+      for (uint32_t s = 0; s < steps.Length(); ++s) {
+        if (!steps.Get(s).IsObject()) bad("inputs.decode entries must be objects");
+        Napi::Object step = steps.Get(s).As<Napi::Object>();
+        const int32_t q = get_int(step, "q", false, 1);
+        Napi::Value slv = step.Get("layers");
+        if (q <= 0 || !slv.IsArray() || slv.As<Napi::Array>().Length() != (uint32_t)L) bad("decode steps need q > 0 and one layer entry per layer");
+        Napi::Array step_layers = slv.As<Napi::Array>();
+        std::vector<int32_t> step_positions((size_t)Hk * q);
+        for (int32_t h = 0; h < Hk; ++h)
+          for (int32_t t = 0; t < q; ++t) step_positions[(size_t)h * q + t] = next_position + t;
+        for (int32_t l = 0; l < L; ++l) {
+          Napi::Object layer = step_layers.Get(l).As<Napi::Object>();
+          std::vector<float> x = get_floats(layer, "hidden", (size_t)q * D, true);
+          std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * q * d, true);
+          std::vector<float> values = get_floats(layer, "values", (size_t)Hk * q * d, true);
+          cache.append(l, keys.data(), values.data(), step_positions.data(), q, origin);
+          pipeline.after_decode_layer(l, x.data(), q, next_position, cache, weights);
+        }
+        next_position += q;
+        origin += q;
+      }
+    }
+
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array result = Napi::Array::New(env, L);
+    for (int32_t l = 0; l < L; ++l) {
+      Napi::Object layer = Napi::Object::New(env);
+      Napi::Array kept = Napi::Array::New(env, Hk), pos = Napi::Array::New(env, Hk), keys = Napi::Array::New(env, Hk),
+                  values = Napi::Array::New(env, Hk);
+      for (int32_t h = 0; h < Hk; ++h) {
+        std::vector<int32_t> origins, ps;
+        std::vector<float> ks, vs;
+        for (const auto& slot : cache.slots()[l][h]) {
+          origins.push_back(slot.origin);
+          ps.push_back(slot.position);
+          ks.insert(ks.end(), slot.key.begin(), slot.key.end());
+          vs.insert(vs.end(), slot.value.begin(), slot.value.end());
+        }
+        kept.Set(h, int_array(env, origins));
+        pos.Set(h, int_array(env, ps));
+        keys.Set(h, float_array(env, ks));
+        values.Set(h, float_array(env, vs));
+      }
+      layer.Set("kept", kept);
+      layer.Set("positions", pos);
+      layer.Set("keys", keys);
+      layer.Set("values", values);
+      result.Set(l, layer);
+    }
+    out.Set("layers", result);
+    out.Set("ratio", Napi::Number::New(env, pipeline.achieved_ratio()));
+    out.Set("pressRatio", Napi::Number::New(env, pipeline.press().compression_ratio()));
+    return out;
+  } catch (const EngineError& e) {
+    throw to_js_error(env, e);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw to_js_error(env, EngineError(ErrorCode::Internal, e.what()));
   }
 }
 
@@ -335,6 +533,7 @@ Napi::Value press_names(const Napi::CallbackInfo& info) {
 
 void register_press(Napi::Env env, Napi::Object exports) {
   exports.Set("scorePressLayer", Napi::Function::New(env, score_press_layer, "scorePressLayer"));
+  exports.Set("runPressPipeline", Napi::Function::New(env, run_press_pipeline, "runPressPipeline"));
   exports.Set("pressNames", Napi::Function::New(env, press_names, "pressNames"));
 }
 

@@ -1,0 +1,125 @@
+#include "press/pipeline.h"
+
+#include <algorithm>
+
+#include "core/errors.h"
+
+namespace presskv::press {
+
+PressPipeline::PressPipeline(std::unique_ptr<Press> press, const ModelConfig& config)
+    : press_(std::move(press)), config_(config) {}
+
+void PressPipeline::validate(int32_t n_context) const { press_->validate(n_context); }
+
+void PressPipeline::begin_prefill(int32_t n_context) {
+  press_->validate(n_context);
+  press_->begin(config_.n_layers);
+  stats_.assign(config_.n_layers, {});
+  deferred_x_.assign(press_->defers_to_finish() ? config_.n_layers : 0, {});
+  deferred_q_.assign(deferred_x_.size(), 0);
+  deferred_first_.assign(deferred_x_.size(), 0);
+}
+
+LayerView PressPipeline::make_view(int32_t layer, const float* x, int32_t q, int32_t first_position, const ModelAccess& model,
+                                   const float* attentions, std::vector<float>& keys, std::vector<float>& values,
+                                   std::vector<int32_t>& positions, LayerCacheAccess& cache) const {
+  cache.gather(layer, keys, values, positions);
+  LayerView v;
+  v.layer = layer;
+  v.n_layers = config_.n_layers;
+  v.n = cache.length(layer, 0);
+  v.q = q;
+  v.n_heads = config_.n_heads;
+  v.n_kv_heads = config_.n_kv_heads;
+  v.head_dim = config_.head_dim;
+  v.hidden_size = config_.hidden;
+  v.hidden = x;
+  v.keys = keys.data();
+  v.values = values.data();
+  v.positions = positions.data();
+  v.attentions = attentions;
+  v.first_position = first_position;
+  v.model = &model;
+  if (q > v.n) throw EngineError(ErrorCode::Internal, "press pipeline: more new tokens than cached slots");
+  return v;
+}
+
+void PressPipeline::apply(int32_t layer, LayerDecision& decision, const LayerView& view, LayerCacheAccess& cache) {
+  LayerStats& s = stats_.size() > (size_t)layer ? stats_[layer] : (stats_.resize(layer + 1), stats_[layer]);
+  s.layer = layer;
+  s.before.assign(view.n_kv_heads, view.n);
+  if (decision.unchanged && !decision.keys_modified && !decision.values_modified) {
+    s.after = s.before;
+    return;
+  }
+  if (decision.unchanged) decision.keep_all(view.n_kv_heads, view.n);
+  if ((int32_t)decision.kept.size() != view.n_kv_heads)
+    throw EngineError(ErrorCode::Internal, press_->name() + " returned a decision for the wrong number of heads");
+  for (auto& head : decision.kept) {
+    std::sort(head.begin(), head.end());
+    for (int32_t t : head)
+      if (t < 0 || t >= view.n) throw EngineError(ErrorCode::Internal, press_->name() + " kept a slot out of range");
+  }
+  cache.retain(layer, decision.kept, decision.keys_modified ? view.keys : nullptr,
+               decision.values_modified ? view.values : nullptr, decision.positions_modified ? view.positions : nullptr);
+  s.after.clear();
+  for (const auto& head : decision.kept) s.after.push_back((int32_t)head.size());
+}
+
+void PressPipeline::after_layer(int32_t layer, const float* x, int32_t q, int32_t first_position, LayerCacheAccess& cache,
+                                const ModelAccess& model, const float* attentions) {
+  std::vector<float> keys, values;
+  std::vector<int32_t> positions;
+  LayerView view = make_view(layer, x, q, first_position, model, attentions, keys, values, positions, cache);
+  LayerDecision decision;
+  press_->compress(view, decision);
+  if (press_->defers_to_finish()) {
+    deferred_x_[layer].assign(x, x + (size_t)q * config_.hidden);
+    deferred_q_[layer] = q;
+    deferred_first_[layer] = first_position;
+    return;
+  }
+  apply(layer, decision, view, cache);
+}
+
+void PressPipeline::finish_prefill(LayerCacheAccess& cache, const ModelAccess& model) {
+  if (!press_->defers_to_finish()) return;
+  const int32_t L = config_.n_layers;
+  std::vector<std::vector<float>> keys(L), values(L);
+  std::vector<std::vector<int32_t>> positions(L);
+  std::vector<LayerView> views;
+  for (int32_t l = 0; l < L; ++l)
+    views.push_back(make_view(l, deferred_x_[l].data(), deferred_q_[l], deferred_first_[l], model, nullptr, keys[l],
+                              values[l], positions[l], cache));
+  std::vector<LayerDecision> decisions(L);
+  press_->finish(views, decisions);
+  for (int32_t l = 0; l < L; ++l) apply(l, decisions[l], views[l], cache);
+  deferred_x_.clear();
+}
+
+bool PressPipeline::acts_during_decoding() const {
+  return press_->kind() == PressKind::Decoding || press_->name() == "DMSPress";
+}
+
+void PressPipeline::after_decode_layer(int32_t layer, const float* x, int32_t q, int32_t first_position, LayerCacheAccess& cache,
+                                       const ModelAccess& model) {
+  if (!acts_during_decoding()) return;
+  std::vector<float> keys, values;
+  std::vector<int32_t> positions;
+  LayerView view = make_view(layer, x, q, first_position, model, nullptr, keys, values, positions, cache);
+  view.prefilling = false;
+  LayerDecision decision;
+  press_->decode(view, decision);
+  apply(layer, decision, view, cache);
+}
+
+double PressPipeline::achieved_ratio() const {
+  int64_t before = 0, after = 0;
+  for (const auto& s : stats_) {
+    for (int32_t b : s.before) before += b;
+    for (int32_t a : s.after) after += a;
+  }
+  return before ? 1.0 - (double)after / before : 0.0;
+}
+
+}  // namespace presskv::press
