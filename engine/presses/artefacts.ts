@@ -28,7 +28,10 @@ function showShape(shape: ExpectedShape): string {
   return `[${shape.map((e) => (e === null ? '*' : e)).join(', ')}]`;
 }
 
-/** Reads a safetensors artefact's header; every listed tensor must exist, be F32 and have the expected shape. */
+/** Float dtypes the native artefact reader converts to f32. */
+const ARTEFACT_DTYPES = new Set(['F32', 'F16', 'BF16']);
+
+/** Reads a safetensors artefact's header; every listed tensor must exist, be F32/F16/BF16 and have the expected shape. */
 export async function checkSafetensorsArtefact(
   owner: string,
   path: string,
@@ -49,7 +52,9 @@ export async function checkSafetensorsArtefact(
       const have = header.tensors.map((x) => x.name).slice(0, 8).join(', ') || 'none';
       throw new CorruptModelError(`${owner}: malformed artefact ${path}: tensor "${name}" is missing (has: ${have})`);
     }
-    if (t.dtype !== 'F32') throw new CorruptModelError(`${owner}: malformed artefact ${path}: tensor "${name}" is ${t.dtype}, expected F32`);
+    if (!ARTEFACT_DTYPES.has(t.dtype)) {
+      throw new CorruptModelError(`${owner}: malformed artefact ${path}: tensor "${name}" is ${t.dtype}, expected F32, F16 or BF16`);
+    }
     if (!shapeMatches(t.shape, shape)) {
       throw new CorruptModelError(
         `${owner}: malformed artefact ${path}: tensor "${name}" has shape [${t.shape.join(', ')}], expected ${showShape(shape)}`,

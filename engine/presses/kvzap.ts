@@ -4,12 +4,9 @@ import type { ModelConfig } from '../model-spec.js';
 import { ScorerPress, artefactPath, ratio } from './base.js';
 import { checkSafetensorsArtefact, requireArtefactFile } from './artefacts.js';
 
-/** Hidden width of the MLP surrogate (kvpress: Linear(D→512)·GELU·Linear(512→Hk)). */
-export const KVZAP_MLP_HIDDEN = 512;
-
 /**
- * Artefact: safetensors, F32, per layer l: linear → "layers.{l}.weight" [Hk, D], "layers.{l}.bias" [Hk];
- * mlp → "layers.{l}.w1" [512, D], "layers.{l}.b1" [512], "layers.{l}.w2" [Hk, 512], "layers.{l}.b2" [Hk].
+ * Artefact (native/src/press/artefacts.h): safetensors, per layer l: "layers.{l}.w1" [O, D], "layers.{l}.b1" [O];
+ * mlp adds "layers.{l}.w2" [Hk, O], "layers.{l}.b2" [Hk] with GELU between (O = 512 in kvpress); linear: O = Hk.
  * Scores are log-space (≈ log KVzip+), which is what DMSPress thresholds compare against.
  */
 export class KVzapPress extends ScorerPress<{ compressionRatio: number; modelType: 'linear' | 'mlp'; artefactPath: string }> {
@@ -30,12 +27,12 @@ export class KVzapPress extends ScorerPress<{ compressionRatio: number; modelTyp
     const expected: Record<string, (number | null)[]> = {};
     for (let l = 0; l < layers; l++) {
       if (this.options.modelType === 'linear') {
-        expected[`layers.${l}.weight`] = [Hk, D];
-        expected[`layers.${l}.bias`] = [Hk];
+        expected[`layers.${l}.w1`] = [Hk, D];
+        expected[`layers.${l}.b1`] = [Hk];
       } else {
-        expected[`layers.${l}.w1`] = [KVZAP_MLP_HIDDEN, D];
-        expected[`layers.${l}.b1`] = [KVZAP_MLP_HIDDEN];
-        expected[`layers.${l}.w2`] = [Hk, KVZAP_MLP_HIDDEN];
+        expected[`layers.${l}.w1`] = [null, D];
+        expected[`layers.${l}.b1`] = [null];
+        expected[`layers.${l}.w2`] = [Hk, null];
         expected[`layers.${l}.b2`] = [Hk];
       }
     }

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { ModelConfig } from '../model-spec.js';
 import { OtherPress, artefactPath, count, ratio } from './base.js';
-import { checkSafetensorsArtefact, malformed, requireArtefactFile } from './artefacts.js';
+import { checkSafetensorsArtefact, requireArtefactFile } from './artefacts.js';
 
 /** Scores each context token by the attention it gets while the model repeats the context; 2–3× prefill cost. */
 export class KVzipPress extends OtherPress<{ compressionRatio: number; layerwise: boolean; nSink: number; kvzipPlusNormalization: boolean }> {
@@ -18,9 +18,13 @@ export class KVzipPress extends OtherPress<{ compressionRatio: number; layerwise
     .strict();
 }
 
+/** Width of FastKVzip's gate vectors (kvpress: dim16). */
+export const FAST_KVZIP_GATE_DIM = 16;
+
 /**
- * Learned gates approximate KVzip's scores in one pass. Artefact: safetensors of F32 gate weights with, per
- * layer l, tensors named "layers.{l}.<part>" (the native loader in native/src/press/ lists the parts).
+ * Learned gates approximate KVzip's scores in one pass. Artefact (native/src/press/artefacts.h): safetensors,
+ * per layer l: "layers.{l}.wq" [Hk·g·16, D], "layers.{l}.bq" [Hk·g·16], "layers.{l}.wk" [Hk·16, D],
+ * "layers.{l}.q_norm" [16], "layers.{l}.k_norm" [16], "layers.{l}.bias" [Hk, g], "layers.{l}.sink_keys" [Hk, S, 16].
  */
 export class FastKVzipPress extends OtherPress<{
   compressionRatio: number;
@@ -48,16 +52,23 @@ export class FastKVzipPress extends OtherPress<{
   }
   override async prepare(model?: ModelConfig): Promise<void> {
     await super.prepare(model);
-    const header = await checkSafetensorsArtefact(this.name, this.options.artefactPath, {});
-    for (let l = 0; l < (model?.nLayers ?? 0); l++) {
-      if (!header.tensors.some((t) => t.name.startsWith(`layers.${l}.`))) {
-        this.failCorrupt(`has no gate tensors for layer ${l} ("layers.${l}.*")`);
-      }
+    const o = FAST_KVZIP_GATE_DIM;
+    const D = model?.hidden ?? null;
+    const Hk = model?.nKvHeads ?? null;
+    const g = model ? model.nHeads / model.nKvHeads : null;
+    const Hq = model ? model.nHeads * o : null;
+    const expected: Record<string, (number | null)[]> = {};
+    for (let l = 0; l < (model?.nLayers ?? 1); l++) {
+      Object.assign(expected, {
+        [`layers.${l}.wq`]: [Hq, D],
+        [`layers.${l}.bq`]: [Hq],
+        [`layers.${l}.wk`]: [Hk === null ? null : Hk * o, D],
+        [`layers.${l}.q_norm`]: [o],
+        [`layers.${l}.k_norm`]: [o],
+        [`layers.${l}.bias`]: [Hk, g],
+        [`layers.${l}.sink_keys`]: [Hk, null, o],
+      });
     }
-    const notF32 = header.tensors.find((t) => t.dtype !== 'F32');
-    if (notF32) this.failCorrupt(`tensor "${notF32.name}" is ${notF32.dtype}, expected F32`);
-  }
-  private failCorrupt(what: string): never {
-    throw malformed(this.name, this.options.artefactPath, what);
+    await checkSafetensorsArtefact(this.name, this.options.artefactPath, expected);
   }
 }

@@ -10,7 +10,7 @@ import './registry.js'; // inner press specs are resolved by name
 export const LUKV_CURVE_ROWS = 99;
 
 /**
- * Artefact: safetensors with the F32 tensor "budget_curve" [99, L, Hk] — row i holds the per-head prune
+ * Artefact: safetensors with the tensor "curve" [99, L, Hk] — row i holds the per-head prune
  * ratios for a target of (i+1) %. The inner scorer ranks tokens inside each head; first `sink` and last
  * `window` tokens are always kept.
  */
@@ -31,7 +31,7 @@ export class LUKVPress extends WrapperPress<{ compressionRatio: number; sink: nu
   override async prepare(model?: ModelConfig): Promise<void> {
     await super.prepare(model);
     await checkSafetensorsArtefact(this.name, this.options.artefactPath, {
-      budget_curve: [LUKV_CURVE_ROWS, model?.nLayers ?? null, model?.nKvHeads ?? null],
+      curve: [LUKV_CURVE_ROWS, model?.nLayers ?? null, model?.nKvHeads ?? null],
     });
   }
 }

@@ -249,15 +249,31 @@ describe('artefact presses', () => {
     const noCov = await writeF32Safetensors(join(tmp.dir, 'stats-bad.safetensors'), { query_mean: f32([3, 4, 8]) });
     expect((await rejected(createPress({ name: 'expected-attention-stats', artefactPath: noCov }).prepare(MODEL))).message).toMatch(/"query_cov" is missing/);
 
-    const curve = await writeF32Safetensors(join(tmp.dir, 'curve.safetensors'), { budget_curve: f32([99, 3, 2]) });
+    const curve = await writeF32Safetensors(join(tmp.dir, 'curve.safetensors'), { curve: f32([99, 3, 2]) });
     await createPress({ name: 'lukv', artefactPath: curve }).prepare(MODEL);
     expect(await rejected(createPress({ name: 'lukv', artefactPath: stats }).prepare(MODEL))).toBeInstanceOf(CorruptModelError);
 
     const linear: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (let l = 0; l < 3; l++) Object.assign(linear, { [`layers.${l}.weight`]: f32([2, 16]), [`layers.${l}.bias`]: f32([2]) });
+    for (let l = 0; l < 3; l++) Object.assign(linear, { [`layers.${l}.w1`]: f32([2, 16]), [`layers.${l}.b1`]: f32([2]) });
     const kvzap = await writeF32Safetensors(join(tmp.dir, 'kvzap.safetensors'), linear);
     await createPress({ name: 'kvzap', modelType: 'linear', artefactPath: kvzap }).prepare(MODEL);
     expect(await rejected(createPress({ name: 'kvzap', modelType: 'mlp', artefactPath: kvzap }).prepare(MODEL))).toBeInstanceOf(CorruptModelError);
+  });
+
+  it('check FastKVzip gate files', async () => {
+    const gates: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (let l = 0; l < 3; l++) {
+      Object.assign(gates, {
+        [`layers.${l}.wq`]: f32([64, 16]), [`layers.${l}.bq`]: f32([64]), [`layers.${l}.wk`]: f32([32, 16]),
+        [`layers.${l}.q_norm`]: f32([16]), [`layers.${l}.k_norm`]: f32([16]), [`layers.${l}.bias`]: f32([2, 2]),
+        [`layers.${l}.sink_keys`]: f32([2, 16, 16]),
+      });
+    }
+    const ok = await writeF32Safetensors(join(tmp.dir, 'gates.safetensors'), gates);
+    await createPress({ name: 'fast-kvzip', artefactPath: ok }).prepare(MODEL);
+    delete gates['layers.2.sink_keys'];
+    const bad = await writeF32Safetensors(join(tmp.dir, 'gates-bad.safetensors'), gates);
+    expect((await rejected(createPress({ name: 'fast-kvzip', artefactPath: bad }).prepare(MODEL))).message).toMatch(/layers\.2\.sink_keys/);
   });
 
   it('check DuoAttention JSON patterns', async () => {
