@@ -81,9 +81,10 @@ export function renderChatTemplate(template: string, options: RenderChatTemplate
 /** Names the template reads as variables (not attributes like `message.tools`, not string text). */
 function templateVariables(template: string): Set<string> {
   const names = new Set<string>();
-  let tokens: ReturnType<typeof tokenize>;
+  // The package's lexer types do not resolve under NodeNext, so name the shape used here.
+  let tokens: Array<{ type: string; value: string }>;
   try {
-    tokens = tokenize(template, { lstrip_blocks: true, trim_blocks: true });
+    tokens = tokenize(template, { lstrip_blocks: true, trim_blocks: true }) as Array<{ type: string; value: string }>;
   } catch {
     return names;
   }

@@ -14,6 +14,12 @@ export type TokenizerKind = 'spm' | 'byte-level' | 'other';
 export interface EncodeOptions {
   /** Add BOS (and whatever else the model's post-processor adds) when the model adds one. Default false. */
   addSpecialTokens?: boolean;
+  /**
+   * Match special-token text ("<|im_end|>", "<s>") in the input as those tokens. Default true (what a
+   * rendered chat template needs); false tokenizes such text as ordinary characters, like llama.cpp's
+   * parse_special=false, so user-supplied text cannot inject control tokens.
+   */
+  parseSpecialTokens?: boolean;
 }
 
 export interface DecodeOptions {
@@ -84,6 +90,10 @@ class HfTextTokenizer implements TextTokenizer {
   readonly eosTokenIds: number[];
   readonly addBos: boolean;
   private readonly tok: Tokenizer;
+  /** Built on first use: the same tokenizer without its special added tokens (parseSpecialTokens: false). */
+  private literalTok?: Tokenizer;
+  private affixes?: { prefix: number[]; suffix: number[] };
+  private readonly setup: TokenizerSetup;
   private readonly pieces: string[] = [];
   private readonly addedIds = new Set<number>();
   private readonly specialIds = new Set<number>();
@@ -98,6 +108,7 @@ class HfTextTokenizer implements TextTokenizer {
     } catch (err) {
       throw new CorruptModelError(`Invalid tokenizer definition: ${(err as Error).message}`, { cause: err });
     }
+    this.setup = setup;
     this.kind = setup.kind;
     this.source = setup.source;
     this.manual = setup.manualSpecials;
@@ -114,29 +125,51 @@ class HfTextTokenizer implements TextTokenizer {
     this.bosTokenId = setup.bosTokenId ?? idOf(setup.fallbackSpecials?.bos);
     const fallbackEos = idOf(setup.fallbackSpecials?.eos);
     this.eosTokenIds = setup.eosTokenIds.length ? [...setup.eosTokenIds] : fallbackEos !== undefined ? [fallbackEos] : [];
-    this.addBos = this.manual ? this.manual.addBos && this.bosTokenId !== undefined : this.probeAddsBos();
+    const { prefix } = this.specialAffixes();
+    this.addBos = this.bosTokenId !== undefined && prefix[0] === this.bosTokenId;
   }
 
-  private probeAddsBos(): boolean {
-    if (this.bosTokenId === undefined) return false;
-    const plain = this.tok.encode('a', { add_special_tokens: false }).ids;
-    const withSpecials = this.tok.encode('a', { add_special_tokens: true }).ids;
-    return withSpecials.length > plain.length && withSpecials[0] === this.bosTokenId;
+  /**
+   * The ids encode() puts around the text when asked for special tokens: BOS/EOS as GGUF metadata
+   * says, or whatever the tokenizer.json post-processor adds (found by encoding a probe both ways).
+   */
+  private specialAffixes(): { prefix: number[]; suffix: number[] } {
+    if (!this.affixes) {
+      if (this.manual) {
+        this.affixes = {
+          prefix: this.manual.addBos && this.bosTokenId !== undefined ? [this.bosTokenId] : [],
+          suffix: this.manual.addEos && this.manual.eosTokenId !== undefined ? [this.manual.eosTokenId] : [],
+        };
+      } else {
+        const plain = this.tok.encode('a', { add_special_tokens: false }).ids;
+        const wrapped = this.tok.encode('a', { add_special_tokens: true }).ids;
+        const at = wrapped.findIndex((_, i) => plain.every((id, j) => wrapped[i + j] === id));
+        this.affixes =
+          at < 0 ? { prefix: [], suffix: [] } : { prefix: wrapped.slice(0, at), suffix: wrapped.slice(at + plain.length) };
+      }
+    }
+    return this.affixes;
+  }
+
+  private literalTokenizer(): Tokenizer {
+    if (!this.literalTok) {
+      const added = this.setup.tokenizerJson.added_tokens;
+      const kept = Array.isArray(added) ? added.filter((t) => !(t as { special?: boolean }).special) : added;
+      this.literalTok = new Tokenizer({ ...this.setup.tokenizerJson, added_tokens: kept }, this.setup.tokenizerConfig);
+    }
+    return this.literalTok;
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
     if (typeof text !== 'string') throw new InvalidArgumentError(`encode() needs a string, got ${typeof text}`);
-    const addSpecial = options.addSpecialTokens ?? false;
-    const ids = this.tok.encode(text, { add_special_tokens: this.manual ? false : addSpecial }).ids as Array<number | undefined>;
+    const tok = options.parseSpecialTokens === false ? this.literalTokenizer() : this.tok;
+    const ids = tok.encode(text, { add_special_tokens: false }).ids as Array<number | undefined>;
     if (ids.some((id) => id === undefined)) {
       throw new InvalidArgumentError('Text contains characters the vocabulary cannot represent (no unknown or byte tokens)');
     }
-    const out = ids as number[];
-    if (this.manual && addSpecial) {
-      if (this.addBos) out.unshift(this.bosTokenId!);
-      if (this.manual.addEos && this.manual.eosTokenId !== undefined) out.push(this.manual.eosTokenId);
-    }
-    return out;
+    if (!options.addSpecialTokens) return ids as number[];
+    const { prefix, suffix } = this.specialAffixes();
+    return [...prefix, ...(ids as number[]), ...suffix];
   }
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {

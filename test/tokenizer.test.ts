@@ -193,6 +193,11 @@ describe('GGUF byte-level pre-tokenizers', () => {
     expect(tok.eosTokenIds).toEqual([end]);
     expect(concatBytes(tok, ids).toString()).toBe('<|im_start|>x 1<think>é<|im_end|>');
     expect(tok.decode(ids, { skipSpecialTokens: true })).toBe('x 1<think>é');
+    // parseSpecialTokens: false reads control-token text as plain characters (user-defined ones still match).
+    const literal = tok.encode('<|im_start|>x<think>', { parseSpecialTokens: false });
+    expect(literal).not.toContain(start);
+    expect(literal).toContain(think);
+    expect(concatBytes(tok, literal).toString()).toBe('<|im_start|>x<think>');
     // é = C3 A9: two byte tokens, each one raw byte.
     const e = ids.slice(ids.indexOf(think) + 1, -1);
     expect(e.map((id) => Array.from(tok.tokenBytes(id)))).toEqual([[0xc3], [0xa9]]);
@@ -312,5 +317,10 @@ describe('HF tokenizer.json', () => {
     expect(tok.addBos).toBe(true);
     expect(tok.encode('hello', { addSpecialTokens: true })).toEqual([bos.id, 259]);
     expect(tok.encode('hello')).toEqual([259]);
+    // Literal mode still adds the real BOS, but text that spells it stays text.
+    const literal = tok.encode('<|begin_of_text|>hello', { addSpecialTokens: true, parseSpecialTokens: false });
+    expect(literal[0]).toBe(bos.id);
+    expect(literal.slice(1)).not.toContain(bos.id);
+    expect(concatBytes(tok, literal.slice(1)).toString()).toBe('<|begin_of_text|>hello');
   });
 });
