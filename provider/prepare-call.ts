@@ -2,12 +2,13 @@
 // the prompt rendered through the chat template (or raw text), its token ids, the sampling settings,
 // and — for JSON output or forced tool calls — the grammar to constrain decoding with.
 import type { LanguageModelV3CallOptions, LanguageModelV3FunctionTool, SharedV3Warning } from '@ai-sdk/provider';
-import { renderChatTemplate, templateSupportsThinking as templateReadsThinking, templateSupportsTools } from '../engine/chat-template.js';
+import { templateSupportsThinking as templateReadsThinking, templateSupportsTools } from '../engine/chat-template.js';
 import { HERMES_TOOL_CALL_FORMAT, jsonGrammar, LLAMA3_TOOL_CALL_FORMAT, toolCallGrammar, type ToolCallFormat } from '../engine/constrained/grammars.js';
 import type { Grammar } from '../engine/constrained/grammar-matcher.js';
 import type { Model } from '../engine/model.js';
 import type { SamplingOptions } from '../engine/types.js';
-import { convertPrompt, convertTools, rawPromptText, toChatTools } from './convert-prompt.js';
+import { buildChatPrompt } from './chat-prompt.js';
+import { convertPrompt, convertTools, toChatTools } from './convert-prompt.js';
 import { parsePresskvOptions } from './provider-options.js';
 
 export interface PreparedCall {
@@ -70,23 +71,9 @@ export function prepareCall(model: Model, options: LanguageModelV3CallOptions): 
     warnings.push({ type: 'unsupported', feature: 'providerOptions.presskv.enableThinking', details: "this model's chat template has no thinking switch" });
   }
 
-  let promptText: string;
-  let promptTokenIds: number[];
-  if (raw) {
-    promptText = rawPromptText(messages);
-    promptTokenIds = model.tokenizer.encode(promptText, { addSpecialTokens: true });
-  } else {
-    promptText = renderChatTemplate(template!, {
-      messages,
-      tools: tools.length ? toChatTools(tools) : undefined,
-      addGenerationPrompt: true,
-      enableThinking: presskv.enableThinking,
-      bosToken: model.info.bosTokenId !== undefined ? model.tokenizer.tokenPiece(model.info.bosTokenId) : undefined,
-      eosToken: model.info.eosTokenIds.length ? model.tokenizer.tokenPiece(model.info.eosTokenIds[0]!) : undefined,
-    });
-    // The template writes BOS itself where the model wants one (as transformers' apply_chat_template).
-    promptTokenIds = model.tokenizer.encode(promptText, { addSpecialTokens: false });
-  }
+  const prompt = buildChatPrompt(model, { messages, tools: toChatTools(tools), raw, enableThinking: presskv.enableThinking });
+  const promptText = prompt.text;
+  const promptTokenIds = prompt.tokenIds;
 
   const toolFormat = toolCallFormatOf(template);
   let grammar: PreparedCall['grammar'];
