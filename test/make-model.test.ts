@@ -87,6 +87,15 @@ describe('round trip through the model readers', () => {
     expect((await readModelFiles(m.path)).spec).toEqual(m.spec);
   });
 
+  it('reports progress tensor by tensor up to the total size', async () => {
+    const seen: Array<{ writtenBytes: number; totalBytes: number; tensor: string }> = [];
+    const m = await makeModel({ arch: 'qwen2', shape: 'tiny', dtype: 'f16', format: 'gguf', seed: 2, out: join(dir, 'progress.gguf'), onProgress: (p) => seen.push(p) });
+    const total = m.spec.tensors.reduce((n, t) => n + t.nbytes, 0);
+    expect(seen.map((p) => p.tensor)).toEqual(m.spec.tensors.map((t) => t.name));
+    expect(seen.every((p, i) => p.totalBytes === total && (i === 0 || p.writtenBytes > seen[i - 1].writtenBytes))).toBe(true);
+    expect(seen[seen.length - 1].writtenBytes).toBe(total);
+  });
+
   it('writes the real shapes (stories260K dimensions)', async () => {
     const m = await made({ arch: 'llama', shape: 'stories', dtype: 'f32', format: 'gguf', seed: 1 });
     const c = (await readModelFiles(m.path)).spec.config;

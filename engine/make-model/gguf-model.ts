@@ -4,6 +4,7 @@
 import type { ModelConfig, TensorDesc, WeightDType } from '../model-spec.js';
 import { GgmlType, GgufValueType } from '../gguf.js';
 import { writeGguf, type GgufMetadataValue, type GgufTensorToWrite } from './gguf-writer.js';
+import { progressTracker, type ProgressCallback } from './progress.js';
 import { llama3FrequencyDivisors } from './rope-freqs.js';
 import type { SyntheticTokenizer } from './synthetic-tokenizer.js';
 import { elementCount, type PlannedTensor } from './tensor-plan.js';
@@ -81,7 +82,7 @@ export async function writeGgufModel(
   path: string,
   config: ModelConfig,
   plan: readonly PlannedTensor[],
-  options: { dtype: WeightDType; seed: number; name: string; tokenizer: SyntheticTokenizer; chatTemplate: string },
+  options: { dtype: WeightDType; seed: number; name: string; tokenizer: SyntheticTokenizer; chatTemplate: string; onProgress?: ProgressCallback },
 ): Promise<TensorDesc[]> {
   const buffer = makeChunkBuffer();
   const tensors: Array<GgufTensorToWrite & { dtype: WeightDType }> = plan.map((t) => {
@@ -107,6 +108,8 @@ export async function writeGgufModel(
       chunks: () => [new Uint8Array(divisors.buffer)],
     });
   }
-  const written = await writeGguf(path, metadataFor(config, options.dtype, options.name, options.tokenizer, options.chatTemplate), tensors);
+  const track = progressTracker(tensors.reduce((sum, t) => sum + t.nbytes, 0), options.onProgress);
+  const tracked = tensors.map((t) => ({ ...t, chunks: () => track(t.name, t.chunks()) }));
+  const written = await writeGguf(path, metadataFor(config, options.dtype, options.name, options.tokenizer, options.chatTemplate), tracked);
   return tensors.map((t, i) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], fileIndex: 0, offset: written[i].offset, nbytes: t.nbytes }));
 }

@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelConfig, TensorDesc, WeightDType } from '../model-spec.js';
 import { configJson, generationConfigJson, tokenizerConfigJson, tokenizerJson } from './hf-files.js';
+import { progressTracker, type ProgressCallback } from './progress.js';
 import { writeSafetensors, type SafetensorsTensorToWrite } from './safetensors-writer.js';
 import type { SyntheticTokenizer } from './synthetic-tokenizer.js';
 import { elementCount, type PlannedTensor } from './tensor-plan.js';
@@ -38,20 +39,21 @@ export async function writeHfModel(
   dir: string,
   config: ModelConfig,
   plan: readonly PlannedTensor[],
-  options: { dtype: WeightDType; seed: number; shards?: number; tokenizer: SyntheticTokenizer; chatTemplate: string },
+  options: { dtype: WeightDType; seed: number; shards?: number; tokenizer: SyntheticTokenizer; chatTemplate: string; onProgress?: ProgressCallback },
 ): Promise<{ files: string[]; tensors: TensorDesc[] }> {
   await mkdir(dir, { recursive: true });
   const { dtype, tokenizer } = options;
   const buffer = makeChunkBuffer();
+  const totalBytes = plan.reduce((sum, t) => sum + elementCount(t.shape) * BYTES_PER_ELEMENT[dtype], 0);
+  const track = progressTracker(totalBytes, options.onProgress);
   const toWrite: Array<SafetensorsTensorToWrite & { ggufName: string }> = plan.map((t) => ({
     name: t.hfName,
     ggufName: t.name,
     dtype,
     shape: t.shape,
     nbytes: elementCount(t.shape) * BYTES_PER_ELEMENT[dtype],
-    chunks: () => tensorChunks(t, dtype, options.seed, buffer),
+    chunks: () => track(t.name, tensorChunks(t, dtype, options.seed, buffer)),
   }));
-  const totalBytes = toWrite.reduce((sum, t) => sum + t.nbytes, 0);
   const shardCount = Math.min(toWrite.length, options.shards ?? Math.max(1, Math.ceil(totalBytes / DEFAULT_MAX_SHARD_BYTES)));
   const shards = splitIntoShards(toWrite, shardCount);
   const files: string[] = [];

@@ -10,9 +10,11 @@ import { writeHfModel } from './hf-model.js';
 import { configFor, SHAPE_NAMES, type ShapeName } from './shapes.js';
 import { buildTokenizer, tokenizerFamilyFor } from './synthetic-tokenizer.js';
 import { planTensors } from './tensor-plan.js';
+import type { ProgressCallback } from './progress.js';
 
 export type { ShapeName } from './shapes.js';
 export { SHAPE_NAMES } from './shapes.js';
+export type { MakeModelProgress, ProgressCallback } from './progress.js';
 
 export interface MakeModelOptions {
   arch: Architecture;
@@ -24,6 +26,8 @@ export interface MakeModelOptions {
   out: string;
   /** HF only: number of safetensors shards (default: one per 2 GiB). */
   shards?: number;
+  /** Called after each tensor is written (the big shapes take a while). */
+  onProgress?: ProgressCallback;
 }
 
 export interface MadeModel {
@@ -68,12 +72,12 @@ export async function makeModel(options: MakeModelOptions): Promise<MadeModel> {
   const tokenizerInfo = { bosId: tokenizer.bosId, eosIds: tokenizer.eosIds, addBos: tokenizer.addBos, vocabSize: tokenizer.tokens.length };
 
   if (format === 'hf') {
-    const { files, tensors } = await writeHfModel(path, config, plan, { dtype, seed, shards: options.shards, tokenizer, chatTemplate });
+    const { files, tensors } = await writeHfModel(path, config, plan, { dtype, seed, shards: options.shards, tokenizer, chatTemplate, onProgress: options.onProgress });
     return { path, config, spec: { format, config, files, tensors }, tokenizer: tokenizerInfo };
   }
   await mkdir(dirname(path), { recursive: true });
   const name = `presskv-random-${arch}-${shape}`;
-  const tensors = await writeGgufModel(path, config, plan, { dtype, seed, name, tokenizer, chatTemplate });
+  const tensors = await writeGgufModel(path, config, plan, { dtype, seed, name, tokenizer, chatTemplate, onProgress: options.onProgress });
   // What the file says: llama.cpp's names and rope convention; llama3 scaling lives in rope_freqs.weight.
   // GGUF stores eps, theta and the scaling factor as float32.
   const fileConfig: ModelConfig = {

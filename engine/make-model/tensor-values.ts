@@ -54,16 +54,3 @@ function* fill(
     yield new Uint8Array(buffer, 0, n * elementBytes);
   }
 }
-
-/** The tensor's values as float32 (whole tensor in memory; for small tensors and tests). */
-export function tensorValuesF32(tensor: PlannedTensor, seed: number): Float32Array {
-  const total = elementCount(tensor.shape);
-  const result = new Float32Array(total);
-  const buffer = makeChunkBuffer();
-  let offset = 0;
-  for (const chunk of tensorChunks(tensor, 'f32', seed, buffer)) {
-    result.set(new Float32Array(chunk.buffer, chunk.byteOffset, chunk.byteLength / 4), offset);
-    offset += chunk.byteLength / 4;
-  }
-  return result;
-}
