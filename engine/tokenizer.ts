@@ -141,8 +141,8 @@ class HfTextTokenizer implements TextTokenizer {
           suffix: this.manual.addEos && this.manual.eosTokenId !== undefined ? [this.manual.eosTokenId] : [],
         };
       } else {
-        const plain = this.tok.encode('a', { add_special_tokens: false }).ids;
-        const wrapped = this.tok.encode('a', { add_special_tokens: true }).ids;
+        const plain: number[] = this.tok.encode('a', { add_special_tokens: false }).ids;
+        const wrapped: number[] = this.tok.encode('a', { add_special_tokens: true }).ids;
         const at = wrapped.findIndex((_, i) => plain.every((id, j) => wrapped[i + j] === id));
         this.affixes =
           at < 0 ? { prefix: [], suffix: [] } : { prefix: wrapped.slice(0, at), suffix: wrapped.slice(at + plain.length) };
