@@ -1,0 +1,66 @@
+// Plain C++ kernels: the reference for the SIMD variants and the fallback on any CPU.
+#include "core/half.h"
+#include "cpu/kernels.h"
+
+namespace presskv::cpu {
+namespace {
+
+inline float load_elem(const void* base, DType dt, int64_t i) {
+  switch (dt) {
+    case DType::F32: return static_cast<const float*>(base)[i];
+    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(base)[i]);
+    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(base)[i]);
+  }
+  return 0.0f;
+}
+
+const void* row_ptr(const void* base, DType dt, int64_t row, int64_t k) {
+  return static_cast<const uint8_t*>(base) + row * k * static_cast<int64_t>(dtype_size(dt));
+}
+
+void matmul_block(const float* x, int64_t m, int64_t ldx, const void* w, DType wt, int64_t k, int64_t n0, int64_t n1,
+                  float* y, int64_t ldy, float* scratch) {
+  for (int64_t j = n0; j < n1; ++j) {
+    const float* wr;
+    if (wt == DType::F32) {
+      wr = static_cast<const float*>(row_ptr(w, wt, j, k));
+    } else {
+      const void* src = row_ptr(w, wt, j, k);
+      for (int64_t t = 0; t < k; ++t) scratch[t] = load_elem(src, wt, t);
+      wr = scratch;
+    }
+    for (int64_t i = 0; i < m; ++i) {
+      const float* xr = x + i * ldx;
+      float sum = 0.0f;
+      for (int64_t t = 0; t < k; ++t) sum += xr[t] * wr[t];
+      y[i * ldy + j] = sum;
+    }
+  }
+}
+
+void dot_rows(const float* q, const void* rows, DType dt, int64_t n_rows, int64_t d, float* out) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const void* row = row_ptr(rows, dt, r, d);
+    float sum = 0.0f;
+    for (int64_t t = 0; t < d; ++t) sum += q[t] * load_elem(row, dt, t);
+    out[r] = sum;
+  }
+}
+
+void axpy_rows(const float* coef, const void* rows, DType dt, int64_t n_rows, int64_t d, float* acc) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float c = coef[r];
+    if (c == 0.0f) continue;
+    const void* row = row_ptr(rows, dt, r, d);
+    for (int64_t t = 0; t < d; ++t) acc[t] += c * load_elem(row, dt, t);
+  }
+}
+
+}  // namespace
+
+const KernelTable& portable_kernels() {
+  static const KernelTable table{"portable", matmul_block, dot_rows, axpy_rows};
+  return table;
+}
+
+}  // namespace presskv::cpu

@@ -1,0 +1,52 @@
+#pragma once
+// CPU kernels. Instruction-set specific variants (kernels-avx2.cc, kernels-avx512.cc) fill the same
+// KernelTable as the portable C++ one (kernels-portable.cc), which is the reference they are tested
+// against; dispatch.cc picks one at run time. Everything accumulates in f32.
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/thread-pool.h"
+
+namespace presskv::cpu {
+
+// Scratch floats a matmul_block call may use: kScratchRows converted weight rows of k floats (+ padding).
+constexpr int64_t kScratchRows = 8;
+inline int64_t matmul_scratch_floats(int64_t k) { return kScratchRows * ((k + 15) / 16 * 16) + 64; }
+
+struct KernelTable {
+  const char* name;
+  // y[i*ldy + j] = dot(x[i*ldx .. +k], w row j) for i < m, n0 <= j < n1. w: row-major [n][k] of wt.
+  void (*matmul_block)(const float* x, int64_t m, int64_t ldx, const void* w, DType wt, int64_t k, int64_t n0,
+                       int64_t n1, float* y, int64_t ldy, float* scratch);
+  // out[r] = dot(q, rows[r]) for r < n_rows; rows: n_rows contiguous vectors of d elements of dt.
+  void (*dot_rows)(const float* q, const void* rows, DType dt, int64_t n_rows, int64_t d, float* out);
+  // acc[0..d) += sum_r coef[r] * rows[r].
+  void (*axpy_rows)(const float* coef, const void* rows, DType dt, int64_t n_rows, int64_t d, float* acc);
+};
+
+const KernelTable& portable_kernels();
+#if defined(__x86_64__) || defined(_M_X64)
+const KernelTable& avx2_kernels();
+const KernelTable& avx512_kernels();
+#endif
+
+// The table for this CPU: AVX-512 (f/bw/vl) > AVX2+FMA+F16C > portable. PRESSKV_SIMD=portable|avx2|avx512
+// forces a lower (or equal) level, e.g. to compare paths in tests.
+const KernelTable& kernels();
+// Sets the table used from now on ("portable" | "avx2" | "avx512" | "auto"); false if the CPU lacks it.
+bool select_kernels(const char* name);
+
+// y[m×n] = x[m×k] · Wᵀ over the pool, each weight row read once per call. ldx / ldy: row strides.
+void matmul(ThreadPool& pool, const float* x, int64_t m, int64_t ldx, const void* w, DType wt, int64_t n,
+            int64_t k, float* y, int64_t ldy);
+
+// Row-wise RMSNorm: y = x / sqrt(mean(x²) + eps) * weight (y may alias x).
+void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
+// gate[i] = silu(gate[i]) * up[i].
+void silu_mul(float* gate, const float* up, int64_t n);
+
+// Converts n values of dt to f32 / from f32 (KV pages, embeddings).
+void to_f32(const void* src, DType dt, int64_t n, float* dst);
+void from_f32(const float* src, DType dt, int64_t n, void* dst);
+
+}  // namespace presskv::cpu

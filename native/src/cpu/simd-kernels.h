@@ -1,0 +1,179 @@
+#pragma once
+// The SIMD kernel bodies, written once over a vector-traits type V and instantiated by
+// kernels-avx2.cc (8 lanes) and kernels-avx512.cc (16 lanes), each compiled with its own -m flags.
+// V provides: vec, kLanes, zero(), load(const float*), load_tail(const float*, n), load_w<DT>(const void*, t),
+// load_w_tail<DT>(const void*, t, n), fma(a, b, c), set1(float), store(float*, v), store_tail(float*, v, n),
+// reduce(v).
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/kernels.h"
+
+namespace presskv::cpu::simd {
+
+// Register tile: MR activation rows × NR weight rows of dot products, streaming k once.
+template <class V, int MR, int NR, DType DT>
+inline void tile(const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y, int64_t ldy) {
+  typename V::vec acc[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int r = 0; r < NR; ++r) acc[i][r] = V::zero();
+  int64_t t = 0;
+  for (; t + V::kLanes <= k; t += V::kLanes) {
+    typename V::vec wv[NR];
+    for (int r = 0; r < NR; ++r) wv[r] = V::template load_w<DT>(wrows[r], t);
+    for (int i = 0; i < MR; ++i) {
+      const typename V::vec xv = V::load(x + i * ldx + t);
+      for (int r = 0; r < NR; ++r) acc[i][r] = V::fma(xv, wv[r], acc[i][r]);
+    }
+  }
+  if (t < k) {
+    const int n = static_cast<int>(k - t);
+    typename V::vec wv[NR];
+    for (int r = 0; r < NR; ++r) wv[r] = V::template load_w_tail<DT>(wrows[r], t, n);
+    for (int i = 0; i < MR; ++i) {
+      const typename V::vec xv = V::load_tail(x + i * ldx + t, n);
+      for (int r = 0; r < NR; ++r) acc[i][r] = V::fma(xv, wv[r], acc[i][r]);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int r = 0; r < NR; ++r) y[i * ldy + r] = V::reduce(acc[i][r]);
+}
+
+template <class V, int MR, DType DT>
+inline void tile_nr(int nr, const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y,
+                    int64_t ldy) {
+  switch (nr) {
+    case 4: tile<V, MR, 4, DT>(x, ldx, wrows, k, y, ldy); break;
+    case 3: tile<V, MR, 3, DT>(x, ldx, wrows, k, y, ldy); break;
+    case 2: tile<V, MR, 2, DT>(x, ldx, wrows, k, y, ldy); break;
+    default: tile<V, MR, 1, DT>(x, ldx, wrows, k, y, ldy); break;
+  }
+}
+
+template <class V, DType DT>
+inline void tile_any(int mr, int nr, const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y,
+                     int64_t ldy) {
+  switch (mr) {
+    case 4: if constexpr (V::kMaxRows >= 4) { tile_nr<V, 4, DT>(nr, x, ldx, wrows, k, y, ldy); break; }
+            [[fallthrough]];
+    case 3: if constexpr (V::kMaxRows >= 3) { tile_nr<V, 3, DT>(nr, x, ldx, wrows, k, y, ldy); break; }
+            [[fallthrough]];
+    case 2: tile_nr<V, 2, DT>(nr, x, ldx, wrows, k, y, ldy); break;
+    default: tile_nr<V, 1, DT>(nr, x, ldx, wrows, k, y, ldy); break;
+  }
+}
+
+// Few activation rows (decode): convert weights on the fly, memory-bound, one pass over each row.
+template <class V, DType DT>
+void matmul_direct(const float* x, int64_t m, int64_t ldx, const void* w, int64_t k, int64_t n0, int64_t n1,
+                   float* y, int64_t ldy) {
+  const int64_t row_bytes = k * static_cast<int64_t>(dtype_size(DT));
+  const uint8_t* base = static_cast<const uint8_t*>(w);
+  for (int64_t j = n0; j < n1; j += 4) {
+    const int nr = static_cast<int>(std::min<int64_t>(4, n1 - j));
+    const void* wrows[4];
+    for (int r = 0; r < nr; ++r) wrows[r] = base + (j + r) * row_bytes;
+    for (int64_t i = 0; i < m; i += V::kMaxRows) {
+      const int mr = static_cast<int>(std::min<int64_t>(V::kMaxRows, m - i));
+      tile_any<V, DT>(mr, nr, x + i * ldx, ldx, wrows, k, y + i * ldy + j, ldy);
+    }
+  }
+}
+
+// Many activation rows (prefill): convert kScratchRows weight rows to f32 once per block of activation
+// rows small enough to stay in L2, then run f32 register tiles over them (compute-bound).
+template <class V, DType DT>
+void matmul_converted(const float* x, int64_t m, int64_t ldx, const void* w, int64_t k, int64_t n0, int64_t n1,
+                      float* y, int64_t ldy, float* scratch) {
+  const int64_t kp = (k + 15) / 16 * 16;
+  const int64_t row_bytes = k * static_cast<int64_t>(dtype_size(DT));
+  const uint8_t* base = static_cast<const uint8_t*>(w);
+  int64_t mb = (256 * 1024) / (k * 4);
+  mb = std::max<int64_t>(4, mb / 4 * 4);
+  for (int64_t m0 = 0; m0 < m; m0 += mb) {
+    const int64_t m1 = std::min(m, m0 + mb);
+    for (int64_t j = n0; j < n1; j += kScratchRows) {
+      const int64_t rows = std::min<int64_t>(kScratchRows, n1 - j);
+      const void* conv[kScratchRows];
+      for (int64_t r = 0; r < rows; ++r) {
+        if constexpr (DT == DType::F32) {
+          conv[r] = base + (j + r) * row_bytes;
+        } else {
+          float* dst = scratch + r * kp;
+          const void* src = base + (j + r) * row_bytes;
+          int64_t t = 0;
+          for (; t + V::kLanes <= k; t += V::kLanes) V::store(dst + t, V::template load_w<DT>(src, t));
+          if (t < k) V::store_tail(dst + t, V::template load_w_tail<DT>(src, t, static_cast<int>(k - t)),
+                                   static_cast<int>(k - t));
+          conv[r] = dst;
+        }
+      }
+      for (int64_t jr = 0; jr < rows; jr += 4) {
+        const int nr = static_cast<int>(std::min<int64_t>(4, rows - jr));
+        for (int64_t i = m0; i < m1; i += V::kMaxRows) {
+          const int mr = static_cast<int>(std::min<int64_t>(V::kMaxRows, m1 - i));
+          tile_any<V, DType::F32>(mr, nr, x + i * ldx, ldx, conv + jr, k, y + i * ldy + j + jr, ldy);
+        }
+      }
+    }
+  }
+}
+
+template <class V>
+void matmul_block(const float* x, int64_t m, int64_t ldx, const void* w, DType wt, int64_t k, int64_t n0, int64_t n1,
+                  float* y, int64_t ldy, float* scratch) {
+  const bool direct = m < 4;
+  switch (wt) {
+    case DType::F32:
+      if (direct) matmul_direct<V, DType::F32>(x, m, ldx, w, k, n0, n1, y, ldy);
+      else matmul_converted<V, DType::F32>(x, m, ldx, w, k, n0, n1, y, ldy, scratch);
+      break;
+    case DType::F16:
+      if (direct) matmul_direct<V, DType::F16>(x, m, ldx, w, k, n0, n1, y, ldy);
+      else matmul_converted<V, DType::F16>(x, m, ldx, w, k, n0, n1, y, ldy, scratch);
+      break;
+    case DType::BF16:
+      if (direct) matmul_direct<V, DType::BF16>(x, m, ldx, w, k, n0, n1, y, ldy);
+      else matmul_converted<V, DType::BF16>(x, m, ldx, w, k, n0, n1, y, ldy, scratch);
+      break;
+  }
+}
+
+template <class V>
+void dot_rows(const float* q, const void* rows, DType dt, int64_t n_rows, int64_t d, float* out) {
+  switch (dt) {
+    case DType::F32: matmul_direct<V, DType::F32>(q, 1, d, rows, d, 0, n_rows, out, 1); break;
+    case DType::F16: matmul_direct<V, DType::F16>(q, 1, d, rows, d, 0, n_rows, out, 1); break;
+    case DType::BF16: matmul_direct<V, DType::BF16>(q, 1, d, rows, d, 0, n_rows, out, 1); break;
+  }
+}
+
+template <class V, DType DT>
+void axpy_rows_t(const float* coef, const void* rows, int64_t n_rows, int64_t d, float* acc) {
+  const int64_t row_bytes = d * static_cast<int64_t>(dtype_size(DT));
+  const uint8_t* base = static_cast<const uint8_t*>(rows);
+  int64_t t = 0;
+  for (; t + V::kLanes <= d; t += V::kLanes) {
+    typename V::vec a = V::load(acc + t);
+    for (int64_t r = 0; r < n_rows; ++r) a = V::fma(V::set1(coef[r]), V::template load_w<DT>(base + r * row_bytes, t), a);
+    V::store(acc + t, a);
+  }
+  if (t < d) {
+    const int n = static_cast<int>(d - t);
+    typename V::vec a = V::load_tail(acc + t, n);
+    for (int64_t r = 0; r < n_rows; ++r)
+      a = V::fma(V::set1(coef[r]), V::template load_w_tail<DT>(base + r * row_bytes, t, n), a);
+    V::store_tail(acc + t, a, n);
+  }
+}
+
+template <class V>
+void axpy_rows(const float* coef, const void* rows, DType dt, int64_t n_rows, int64_t d, float* acc) {
+  switch (dt) {
+    case DType::F32: axpy_rows_t<V, DType::F32>(coef, rows, n_rows, d, acc); break;
+    case DType::F16: axpy_rows_t<V, DType::F16>(coef, rows, n_rows, d, acc); break;
+    case DType::BF16: axpy_rows_t<V, DType::BF16>(coef, rows, n_rows, d, acc); break;
+  }
+}
+
+}  // namespace presskv::cpu::simd
