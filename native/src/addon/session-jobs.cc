@@ -204,17 +204,21 @@ bool GenerateJob::decode_step() {
   int32_t stop_index = -1;
   if (!stops_.empty() && vocabulary_ && size_t(token) < vocabulary_->size())
     stop_index = stops_.push((*vocabulary_)[token]);
+  const bool fits = state_->cache->next_position() + 1 <= state_->cache->max_tokens();
   const char* reason = nullptr;
   if (stop_index >= 0)
     reason = "stop-sequence";
   else if (generated_.size() >= size_t(request_.max_tokens))
     reason = "max-tokens";
-  else if (state_->cache->next_position() + 1 > state_->cache->max_tokens())
+  else if (!fits)
     reason = "context-full";
   if (reason) {
-    // The last token stays pending: a follow-up on this session evaluates it first.
-    state_->pending = {token};
-    state_->last_logits.clear();
+    // The last token stays pending (a follow-up on this session evaluates it first), unless the
+    // window is full: then it is output but cannot join the sequence.
+    if (fits) {
+      state_->pending = {token};
+      state_->last_logits.clear();
+    }
     decode_ms_ += ms_since(t0);
     return finish(reason, stop_index);
   }
