@@ -102,12 +102,19 @@ export function ggufTokenizerDefinition(metadata: Record<string, GgufValue>): Gg
   );
 }
 
-function vocabObject(tokens: string[]): Record<string, number> {
+/** Piece → first id holding it (a Map: lookups of freshly sliced strings are much cheaper than on a huge object). */
+function vocabMap(tokens: string[]): Map<string, number> {
+  const map = new Map<string, number>();
+  tokens.forEach((t, id) => {
+    if (!map.has(t)) map.set(t, id);
+  });
+  return map;
+}
+
+function vocabObject(map: Map<string, number>): Record<string, number> {
   // Object.create(null) so pieces like "constructor" or "__proto__" are ordinary keys.
   const vocab: Record<string, number> = Object.create(null);
-  tokens.forEach((t, id) => {
-    if (!(t in vocab)) vocab[t] = id;
-  });
+  for (const [t, id] of map) vocab[t] = id;
   return vocab;
 }
 
@@ -123,22 +130,24 @@ function addedTokens(tokens: string[], types: number[], isAdded: (type: number) 
 
 function spmDefinition(metadata: Record<string, GgufValue>, tokens: string[], types: number[]): GgufTokenizerDefinition {
   const scores = numberArray(metadata, 'tokenizer.ggml.scores', tokens.length) ?? tokens.map(() => 0);
-  const vocab = vocabObject(tokens);
+  const ids = vocabMap(tokens);
   const mergeable = (type: number) => type === GgufTokenType.NORMAL || type === GgufTokenType.USER_DEFINED || type === GgufTokenType.UNDEFINED;
 
   // Every way of building a piece from two pieces is a merge, ranked by the piece's score (higher
   // first, as llama.cpp's bigram queue picks); ties keep vocabulary order.
   const merges: Array<{ left: string; right: string; score: number; id: number; leftId: number }> = [];
   tokens.forEach((piece, id) => {
-    if (!mergeable(types[id]) || vocab[piece] !== id) return;
-    const chars = Array.from(piece);
-    for (let i = 1; i < chars.length; i++) {
-      const left = chars.slice(0, i).join('');
-      const right = chars.slice(i).join('');
-      const leftId = vocab[left];
-      const rightId = vocab[right];
-      if (leftId === undefined || rightId === undefined) continue;
-      if (!mergeable(types[leftId]) || !mergeable(types[rightId])) continue;
+    if (!mergeable(types[id]) || ids.get(piece) !== id) return;
+    for (let i = 1; i < piece.length; i++) {
+      // Split between code points only, never inside a surrogate pair.
+      const c = piece.charCodeAt(i);
+      if (c >= 0xdc00 && c <= 0xdfff) continue;
+      const left = piece.slice(0, i);
+      const leftId = ids.get(left);
+      if (leftId === undefined || !mergeable(types[leftId])) continue;
+      const right = piece.slice(i);
+      const rightId = ids.get(right);
+      if (rightId === undefined || !mergeable(types[rightId])) continue;
       merges.push({ left, right, score: scores[id], id, leftId });
     }
   });
@@ -183,7 +192,7 @@ function spmDefinition(metadata: Record<string, GgufValue>, tokens: string[], ty
       fuse_unk: true,
       byte_fallback: true,
       ignore_merges: false,
-      vocab,
+      vocab: vocabObject(ids),
       merges: merges.map((m) => [m.left, m.right]),
     },
   };
@@ -251,7 +260,7 @@ function byteLevelDefinition(metadata: Record<string, GgufValue>, tokens: string
       fuse_unk: false,
       byte_fallback: false,
       ignore_merges: pre === 'llama3',
-      vocab: vocabObject(tokens),
+      vocab: vocabObject(vocabMap(tokens)),
       merges,
     },
   };
