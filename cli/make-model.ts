@@ -29,6 +29,7 @@ export async function runMakeModel(argv: string[], io: CommandIo): Promise<numbe
     io.out(u);
     return 0;
   }
+  let lastPercent = -1;
   const made = await makeModel({
     arch: choiceFlag(requireFlag(flags.arch, 'arch', u), 'arch', SUPPORTED_ARCHITECTURES, u)!,
     shape: choiceFlag(requireFlag(flags.shape, 'shape', u), 'shape', SHAPE_NAMES, u)!,
@@ -37,6 +38,12 @@ export async function runMakeModel(argv: string[], io: CommandIo): Promise<numbe
     seed: numberFlag(requireFlag(flags.seed, 'seed', u), 'seed', u, { integer: true, min: 0, max: 0xffffffff })!,
     out: requireFlag(flags.out, 'out', u),
     shards: numberFlag(flags.shards, 'shards', u, { integer: true, min: 1 }),
+    onProgress: ({ writtenBytes, totalBytes }) => {
+      // Whole percents only: the big shapes write hundreds of tensors.
+      const percent = Math.floor((100 * writtenBytes) / Math.max(1, totalBytes));
+      if (percent !== lastPercent && totalBytes > 64 << 20) io.err(`written ${percent}% of ${(totalBytes / 2 ** 20).toFixed(0)} MiB`);
+      lastPercent = percent;
+    },
   });
   if (flags.json) io.out(JSON.stringify({ path: made.path, config: made.config, tokenizer: made.tokenizer, files: made.spec.files }));
   else io.out(made.path);

@@ -1,0 +1,196 @@
+// The AI SDK provider end to end with `ai` 6: generateText/streamText against the CLI, real streaming,
+// abort, a tool round trip and JSON output on tiny make-model models, warnings and typed errors.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError as SdkInvalidArgumentError } from '@ai-sdk/provider';
+import { generateText, Output, stepCountIs, streamText, tool } from 'ai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { main } from '../cli/main.js';
+import { ModelNotFoundError } from '../engine/errors.js';
+import { validateJson } from '../engine/constrained/validate-json.js';
+import { createPressKV } from '../provider/create-presskv.js';
+import { tinyModelPath } from './helpers/tiny-models.js';
+
+(globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const storiesPath = path.resolve(repoRoot, '..', 'shared', 'models', 'stories260K.gguf');
+const haveStories = existsSync(storiesPath);
+if (!haveStories) console.warn(`[provider.test] ${storiesPath} is absent: skipping the stories260K comparisons`);
+
+const provider = createPressKV({ threads: 2 });
+afterAll(() => provider.dispose());
+
+/** The CLI's --json result for the same model and settings. */
+async function cliGenerate(...argv: string[]): Promise<{ text: string; generatedTokenIds: number[] }> {
+  let out = '';
+  let err = '';
+  const code = await main(['generate', ...argv, '--json'], { out: (l) => (out += l), err: (l) => (err += l) });
+  expect(code, err).toBe(0);
+  return JSON.parse(out);
+}
+
+describe.skipIf(!haveStories)('raw completion model (stories260K)', () => {
+  it('generateText and streamText give the CLI text; the stream has many deltas', async () => {
+    const model = provider(storiesPath);
+    const cli = await cliGenerate('--model', storiesPath, '--prompt', 'Once upon a time', '--max-tokens', '48', '--temperature', '0');
+    const generated = await generateText({ model, prompt: 'Once upon a time', temperature: 0, maxOutputTokens: 48 });
+    expect(generated.text).toBe(cli.text);
+    expect(generated.text.startsWith(', there was a little girl named Lily.')).toBe(true);
+    expect(generated.finishReason).toBe('length');
+    expect(generated.usage.inputTokens).toBe(5);
+    expect(generated.usage.outputTokens).toBe(48);
+    expect(generated.usage.inputTokenDetails).toEqual({ noCacheTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0 });
+
+    const streamed = streamText({ model, prompt: 'Once upon a time', temperature: 0, maxOutputTokens: 48 });
+    const deltas: string[] = [];
+    for await (const delta of streamed.textStream) deltas.push(delta);
+    expect(deltas.length).toBeGreaterThan(20);
+    expect(deltas.join('')).toBe(cli.text);
+    expect(await streamed.finishReason).toBe('length');
+    expect((await streamed.usage).outputTokens).toBe(48);
+    expect((await streamed.providerMetadata)?.presskv?.kvTokens).toBe(5 + 48);
+  });
+
+  it('aborting mid-stream ends the stream, and the next call works', async () => {
+    const model = provider(storiesPath);
+    const controller = new AbortController();
+    const streamed = streamText({ model, prompt: 'Once upon a time', temperature: 0, maxOutputTokens: 400, abortSignal: controller.signal, onError: () => {} });
+    const deltas: string[] = [];
+    const started = performance.now();
+    for await (const delta of streamed.textStream) {
+      deltas.push(delta);
+      if (deltas.length === 5) controller.abort();
+    }
+    expect(deltas.length).toBeGreaterThanOrEqual(5);
+    expect(deltas.length).toBeLessThan(60);
+    expect(performance.now() - started).toBeLessThan(60_000);
+
+    const next = await generateText({ model, prompt: 'Once upon a time', temperature: 0, maxOutputTokens: 8 });
+    expect(next.text).toBe(', there was a little girl named Lily.'.slice(0, next.text.length));
+    expect(next.usage.outputTokens).toBe(8);
+  });
+
+  it('reports ignored settings as warnings and rejects invalid provider options', async () => {
+    const model = provider(storiesPath);
+    const result = await generateText({ model, prompt: 'Once', maxOutputTokens: 2, temperature: 0, headers: { 'x-test': '1' } });
+    expect(result.warnings).toContainEqual(expect.objectContaining({ type: 'unsupported', feature: 'headers' }));
+    const tools = await generateText({ model, prompt: 'Once', maxOutputTokens: 2, tools: { t: tool({ inputSchema: z.object({}) }) } });
+    expect(tools.warnings).toContainEqual(expect.objectContaining({ type: 'unsupported', feature: 'tools' }));
+
+    const bad = await generateText({ model, prompt: 'Once', maxOutputTokens: 2, providerOptions: { presskv: { minp: 0.1 } } }).catch((e) => e);
+    expect(SdkInvalidArgumentError.isInstance(bad)).toBe(true);
+    expect(bad.message).toMatch(/providerOptions\.presskv.*minp/s);
+    const badValue = await generateText({ model, prompt: 'Once', maxOutputTokens: 2, temperature: -1 }).catch((e) => e);
+    expect(badValue).toBeInstanceOf(Error);
+    // Still usable.
+    expect((await generateText({ model, prompt: 'Once', maxOutputTokens: 2, temperature: 0 })).usage.outputTokens).toBe(2);
+  });
+});
+
+describe('tiny models with chat templates', () => {
+  let llama: string;
+  let qwen: string;
+  beforeAll(async () => {
+    llama = await tinyModelPath({ arch: 'llama', format: 'hf' });
+    qwen = await tinyModelPath({ arch: 'qwen3', format: 'gguf' });
+  });
+
+  it('generateText and streamText follow the template and match the CLI', async () => {
+    const cli = await cliGenerate('--model', llama, '--prompt', 'Tell me a story', '--max-tokens', '24', '--temperature', '0');
+    const model = provider(llama);
+    const generated = await generateText({ model, prompt: 'Tell me a story', temperature: 0, maxOutputTokens: 24 });
+    expect(generated.text).toBe(cli.text);
+    const streamed = streamText({ model, prompt: 'Tell me a story', temperature: 0, maxOutputTokens: 24 });
+    let text = '';
+    for await (const delta of streamed.textStream) text += delta;
+    expect(text).toBe(cli.text);
+    const request = (await streamed.request).body as { prompt: string };
+    expect(request.prompt).toContain('<|start_header_id|>user<|end_header_id|>\n\nTell me a story<|eot_id|>');
+  });
+
+  it('tool round trip: a forced call, the result goes back, the model answers', async () => {
+    const calls: unknown[] = [];
+    const result = await generateText({
+      model: provider(qwen),
+      prompt: 'What is 2 plus 3?',
+      temperature: 0,
+      maxOutputTokens: 48,
+      tools: {
+        add: tool({
+          description: 'Adds two numbers',
+          inputSchema: z.object({ a: z.number(), b: z.number() }),
+          execute: async ({ a, b }) => {
+            calls.push({ a, b });
+            return a + b;
+          },
+        }),
+        weather: tool({ description: 'Weather of a city', inputSchema: z.object({ city: z.string(), unit: z.enum(['c', 'f']) }) }),
+      },
+      stopWhen: stepCountIs(3),
+      prepareStep: ({ stepNumber }) => (stepNumber === 0 ? { toolChoice: 'required' as const } : { toolChoice: 'none' as const }),
+    });
+    expect(result.steps.length).toBe(2);
+    const [first, second] = result.steps;
+    expect(first!.finishReason).toBe('tool-calls');
+    expect(first!.toolCalls).toHaveLength(1);
+    const call = first!.toolCalls[0]!;
+    if (call.toolName === 'add') {
+      expect(calls).toEqual([call.input]);
+      expect(first!.toolResults[0]!.output).toBe((call.input as { a: number }).a + (call.input as { b: number }).b);
+    } else {
+      expect(call.toolName).toBe('weather');
+      expect(validateJson(call.input, { type: 'object', properties: { city: { type: 'string' }, unit: { enum: ['c', 'f'] } }, required: ['city', 'unit'] })).toBeNull();
+    }
+    // The second request carries the call and its result through the template.
+    const prompt = (second!.request.body as { prompt: string }).prompt;
+    expect(prompt).toContain(`<tool_call>\n{"name": "${call.toolName}", "arguments": `);
+    expect(prompt).toContain('<tool_response>');
+    expect(second!.toolCalls).toHaveLength(0);
+    expect(['stop', 'length']).toContain(second!.finishReason);
+  });
+
+  it('streamText delivers a forced tool call as tool-call parts', async () => {
+    const streamed = streamText({
+      model: provider(qwen),
+      prompt: 'Weather in Paris?',
+      maxOutputTokens: 64,
+      seed: 3,
+      tools: { weather: tool({ inputSchema: z.object({ city: z.string() }) }) },
+      toolChoice: { type: 'tool', toolName: 'weather' },
+    });
+    const parts: string[] = [];
+    for await (const part of streamed.fullStream) parts.push(part.type);
+    const toolCalls = await streamed.toolCalls;
+    expect(toolCalls).toHaveLength(1);
+    expect(toolCalls[0]!.toolName).toBe('weather');
+    expect(typeof (toolCalls[0]!.input as { city: unknown }).city).toBe('string');
+    expect(parts).toContain('tool-call');
+    expect(await streamed.finishReason).toBe('tool-calls');
+  });
+
+  it('JSON output parses and matches the schema', async () => {
+    const schema = z.object({ name: z.string(), age: z.number().int(), tags: z.array(z.enum(['a', 'b'])), ok: z.boolean().nullable() });
+    const model = provider(qwen);
+    for (const seed of [1, 2]) {
+      const result = await generateText({ model, prompt: 'Describe a person as JSON', maxOutputTokens: 96, seed, output: Output.object({ schema }) });
+      expect(schema.safeParse(result.output).success).toBe(true);
+      expect(result.finishReason).toBe('stop');
+    }
+    // Plain JSON mode, streamed, and a budget that only just fits still closes the JSON.
+    const streamed = streamText({ model: provider(llama), prompt: 'JSON please', maxOutputTokens: 40, temperature: 0, output: Output.json() });
+    let text = '';
+    for await (const delta of streamed.textStream) text += delta;
+    expect(() => JSON.parse(text)).not.toThrow();
+  });
+
+  it('a bad model path is a typed error, and the provider still works after it', async () => {
+    const err = await generateText({ model: provider(path.join(repoRoot, 'no-such-model.gguf')), prompt: 'x' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelNotFoundError);
+    expect(err.message).toMatch(/no-such-model\.gguf/);
+    expect(() => provider.embeddingModel('x')).toThrow(/language models only/);
+    expect((await generateText({ model: provider(llama), prompt: 'hi', maxOutputTokens: 2 })).usage.outputTokens).toBeLessThanOrEqual(2);
+  });
+});
