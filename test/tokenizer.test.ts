@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, UnsupportedArchitectureError } from '../engine/errors.js';
@@ -88,37 +88,56 @@ describe.skipIf(!haveShared)('stories260K (GGUF SentencePiece vocabulary)', () =
   });
 });
 
-/** llama.cpp's test-tokenizer-0 format: cases separated by "\n__ggml_vocab_test__\n", one id line per case. */
-function vocabCases(name: string): Array<{ text: string; ids: number[] }> {
-  const inp = readFileSync(`${vocabDir}${name}.inp`, 'utf8');
-  const out = readFileSync(`${vocabDir}${name}.out`, 'utf8');
+/**
+ * llama.cpp's test-tokenizer-0 format: cases separated by "\n__ggml_vocab_test__\n" (the file ends with
+ * one, which adds no case), one line of space-separated ids per case in the .out file.
+ */
+function vocabCases(inpPath: string): Array<{ text: string; ids: number[] }> {
+  const inp = readFileSync(inpPath, 'utf8');
+  const out = readFileSync(inpPath.replace(/\.inp$/, '.out'), 'utf8');
   const texts = inp.split('\n__ggml_vocab_test__\n');
   if (texts.at(-1) === '') texts.pop();
   const lines = out.split('\n');
   if (lines.at(-1) === '') lines.pop();
   expect(lines.length).toBe(texts.length);
-  return texts.map((text, i) => ({ text, ids: lines[i].trim() === '' ? [] : lines[i].trim().split(/\s+/).map(Number) }));
+  return texts.map((text, i) => ({ text, ids: lines[i].trim() === '' ? [] : lines[i].trim().split(' ').map(Number) }));
 }
 
-const gpt2Vocab = `${vocabDir}ggml-vocab-gpt-2.gguf`;
-describe.skipIf(!existsSync(gpt2Vocab))('ggml-vocab-gpt-2.gguf (GGUF byte-level BPE vocabulary)', () => {
-  it('tokenizes every case of the .inp file to the ids of the .out file', async () => {
-    const g = await readGguf(gpt2Vocab);
-    const tok = await loadTokenizer(filesFor({ kind: 'gguf', metadata: g.metadata }));
+const vocabFiles = existsSync(vocabDir) ? readdirSync(vocabDir).filter((f) => f.endsWith('.gguf.inp')) : [];
+if (vocabFiles.length === 0) console.warn(`skipping llama.cpp vocabulary tests: no *.inp files in ${vocabDir}`);
+
+const vocabTokenizers = new Map<string, Promise<TextTokenizer>>();
+function vocabTokenizer(ggufName: string): Promise<TextTokenizer> {
+  let tok = vocabTokenizers.get(ggufName);
+  if (!tok) {
+    tok = readGguf(`${vocabDir}${ggufName}`).then((g) => loadTokenizer(filesFor({ kind: 'gguf', metadata: g.metadata })));
+    vocabTokenizers.set(ggufName, tok);
+  }
+  return tok;
+}
+
+describe.skipIf(vocabFiles.length === 0)('llama.cpp test-tokenizer-0 vocabularies', () => {
+  it.each(vocabFiles)('%s: every case tokenizes to the ids of the .out file', async (inpName) => {
+    const tok = await vocabTokenizer(inpName.replace(/\.inp$/, ''));
+    const cases = vocabCases(`${vocabDir}${inpName}`);
+    if (inpName === 'ggml-vocab-gpt-2.gguf.inp') expect(cases).toHaveLength(46);
+    for (const c of cases) {
+      // As test-tokenizer-0: no BOS, special-token text not parsed.
+      const ids = tok.encode(c.text, { addSpecialTokens: false, parseSpecialTokens: false });
+      expect(ids, JSON.stringify(c.text)).toEqual(c.ids);
+      if (tok.kind === 'byte-level') expect(concatBytes(tok, ids).equals(Buffer.from(utf8(c.text)))).toBe(true);
+    }
+  });
+
+  it.skipIf(!vocabFiles.includes('ggml-vocab-gpt-2.gguf.inp'))('gpt-2: kind, size, decode and the end-of-text token', async () => {
+    const tok = await vocabTokenizer('ggml-vocab-gpt-2.gguf');
     expect(tok.kind).toBe('byte-level');
     expect(tok.vocabSize).toBe(50257);
     expect(tok.addBos).toBe(false);
-    const cases = vocabCases('ggml-vocab-gpt-2.gguf');
-    expect(cases).toHaveLength(46);
-    for (const c of cases) {
-      const ids = tok.encode(c.text);
-      expect(ids, JSON.stringify(c.text)).toEqual(c.ids);
-      // Byte-level tokens carry exactly the text's bytes.
-      expect(concatBytes(tok, ids).equals(Buffer.from(utf8(c.text)))).toBe(true);
-      expect(tok.decode(ids)).toBe(c.text);
-    }
+    for (const c of vocabCases(`${vocabDir}ggml-vocab-gpt-2.gguf.inp`)) expect(tok.decode(c.ids)).toBe(c.text);
     expect(tok.isSpecial(50256)).toBe(true);
     expect(tok.encode('a<|endoftext|>b')).toEqual([64, 50256, 65]);
+    expect(tok.encode('a<|endoftext|>b', { parseSpecialTokens: false })).not.toContain(50256);
     expect(tok.decode([64, 50256, 65], { skipSpecialTokens: true })).toBe('ab');
   });
 });
