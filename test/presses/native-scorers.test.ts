@@ -6,6 +6,7 @@ import { createPress, type PressSpec } from '../../engine/presses/index.js';
 import { makeLayerInputs, type LayerInputs, type LayerShape } from '../reference/presses/layer-inputs.js';
 import { flatten } from '../reference/presses/math.js';
 import * as ref from '../reference/presses/scorers.js';
+import * as cref from '../reference/presses/compactor.js';
 import { isTopK, keptCount, pyramidBudget } from '../reference/presses/selection.js';
 import { makeTempDir, writeF32Safetensors } from './artefact-files.js';
 import { nativePressNames, pressAddon, scoreLayer, type ScorePressResult } from './native-harness.js';
@@ -14,13 +15,15 @@ const known = nativePressNames();
 const tmp = makeTempDir('presskv-native-scorers-');
 afterAll(() => tmp.cleanup());
 
-/** Relative closeness for float32 native results against float64 references. */
+/** Closeness for float32 native results against float64 references, relative to each value and to the score scale. */
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 2e-4): void {
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
   expect(actual.length).toBe(expected.length);
   let worst = 0;
   let at = -1;
   for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]) / (1e-3 + Math.abs(expected[i]));
+    const err = Math.abs(actual[i] - expected[i]) / (1e-3 * scale + Math.abs(expected[i]));
     if (err > worst) {
       worst = err;
       at = i;
@@ -148,6 +151,33 @@ const cases: ScorerCase[] = [
     shape: { n: 30 },
     reference: (i) => ref.curScores(i, { numSinks: 4, leverageType: 'kv_product', useLocalApproximation: false, localWindowSize: 16 }),
   },
+  {
+    label: 'NonCausalAttnPress (padded last tile)',
+    spec: { name: 'non-causal-attn', compressionRatio: 0.5, chunkSize: 8 },
+    shape: { n: 30 },
+    reference: (i) => cref.nonCausalScores(i, 8),
+  },
+  {
+    label: 'NonCausalAttnPress (default tile, GQA 4)',
+    spec: { name: 'non-causal-attn', compressionRatio: 0.3 },
+    shape: { n: 40, nHeads: 8, nKvHeads: 2 },
+    reference: (i) => cref.nonCausalScores(i, 256),
+  },
+  {
+    label: 'LeverageScorePress (equals the hat-matrix leverage of the centred keys)',
+    spec: { name: 'leverage-score', compressionRatio: 0.5, seed: 3 },
+    shape: { n: 40 },
+    reference: (i) => cref.leverageHatScores(i),
+    tol: 5e-2,
+  },
+  {
+    label: 'CompactorPress',
+    spec: { name: 'compactor', compressionRatio: 0.5, chunkSize: 8, seed: 4 },
+    shape: { n: 34 },
+    reference: (i) => cref.compactorScores(i, { sinkSizeStart: 8, sinkSizeEnd: 4, chunkSize: 8, blending: 0.5 }),
+    protected: (n) => [...range(0, 8), ...range(n - 4, n)],
+    tol: 5e-2,
+  },
 ];
 
 describe.skipIf(!pressAddon)('native scorers vs plain references', () => {
@@ -177,6 +207,35 @@ describe.skipIf(!pressAddon)('native scorers vs plain references', () => {
     expectClose(result.scores!, flatten(reference));
     expectTopKPerHead(result, reference, keptCount(32, 0.5));
   });
+
+  for (const modelType of ['linear', 'mlp'] as const) {
+    it.skipIf(!known.has('KVzapPress'))(`KVzapPress (${modelType})`, async () => {
+      const inputs = makeLayerInputs(13, { n: 24, nLayers: 2, layer: 1 });
+      const { hidden: D, nKvHeads: Hk } = inputs.config;
+      const O = modelType === 'linear' ? Hk : 12;
+      const wave = (len: number, k: number) => Float32Array.from({ length: len }, (_x, i) => Math.sin(i * k) * 0.4);
+      const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+      const layers = [0, 1].map((l) => ({
+        w1: wave(O * D, 0.7 + l), b1: wave(O, 1.3 + l),
+        ...(modelType === 'mlp' ? { w2: wave(Hk * O, 2.1 + l), b2: wave(Hk, 0.9 + l) } : {}),
+      }));
+      layers.forEach((layer, l) => {
+        tensors[`layers.${l}.w1`] = { shape: [O, D], data: layer.w1 };
+        tensors[`layers.${l}.b1`] = { shape: [O], data: layer.b1 };
+        if (layer.w2) {
+          tensors[`layers.${l}.w2`] = { shape: [Hk, O], data: layer.w2 };
+          tensors[`layers.${l}.b2`] = { shape: [Hk], data: layer.b2! };
+        }
+      });
+      const path = await writeF32Safetensors(join(tmp.dir, `kvzap-${modelType}.safetensors`), tensors);
+      const press = createPress({ name: 'kvzap', compressionRatio: 0.5, modelType, artefactPath: path });
+      await press.prepare({ ...inputs.config, arch: 'llama', ffn: 1, vocab: 1, contextLength: 64, ropeDim: 8, ropeScaling: { type: '', factor: 1, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPosition: 64 }, qkvBias: false, tiedEmbeddings: false });
+      const result = scoreLayer(press, inputs);
+      const reference = cref.kvzapScores(inputs, layers[1]);
+      expectClose(result.scores!, flatten(reference));
+      expectTopKPerHead(result, reference, keptCount(24, 0.5));
+    });
+  }
 
   it.skipIf(!known.has('ExpectedAttentionStatsPress'))('ExpectedAttentionStatsPress uses the stored statistics', async () => {
     const inputs = makeLayerInputs(12, { n: 30, layer: 1 });
