@@ -60,6 +60,8 @@ export class Model {
     positiveInt(options.threads, 'threads');
     positiveInt(options.contextLength, 'contextLength');
     positiveInt(options.prefillChunk, 'prefillChunk');
+    if (options.kvBudgetBytes !== undefined && !(Number.isSafeInteger(options.kvBudgetBytes) && options.kvBudgetBytes >= 0))
+      throw new InvalidArgumentError(`kvBudgetBytes must be an integer >= 0 (0 = unlimited), got ${options.kvBudgetBytes}`);
     if (options.kvDtype !== undefined && options.kvDtype !== 'f16' && options.kvDtype !== 'f32')
       throw new InvalidArgumentError(`kvDtype must be 'f16' or 'f32', got '${String(options.kvDtype)}'`);
     const files = await readModelFiles(await resolveModelPath(pathOrId, { cacheDir: options.cacheDir }));
@@ -69,7 +71,12 @@ export class Model {
     let runtime: NativeRuntime;
     try {
       runtime = callNative(() =>
-        addon.createRuntime(handle, { threads: options.threads, kvDtype: options.kvDtype ?? 'f16', prefillChunk: options.prefillChunk }),
+        addon.createRuntime(handle, {
+          threads: options.threads,
+          kvDtype: options.kvDtype ?? 'f16',
+          prefillChunk: options.prefillChunk,
+          kvBudgetBytes: options.kvBudgetBytes,
+        }),
       );
       const vocab = files.spec.config.vocab;
       const empty = new Uint8Array(0);

@@ -82,6 +82,8 @@ export interface LoadOptions {
   kvDtype?: 'f16' | 'f32';
   /** Tokens per prefill chunk (default 256). */
   prefillChunk?: number;
+  /** Byte budget of the KV pages of all sequences together (default: unlimited); beyond it a request fails with KvOutOfMemoryError. */
+  kvBudgetBytes?: number;
   /** Directory for hub downloads (org/name ids). */
   cacheDir?: string;
 }

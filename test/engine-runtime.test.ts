@@ -251,3 +251,54 @@ describe.skipIf(!available)('engine runtime on stories260K', () => {
     await session.dispose();
   });
 });
+
+describe.skipIf(!available)('engine runtime limits and system info', () => {
+  it('a KV budget too small for the request is a KvOutOfMemoryError; the runtime stays usable', async () => {
+    const { KvOutOfMemoryError } = await import('../engine/index.js');
+    const model = await Model.load(modelPath, { threads: 1, kvBudgetBytes: 64 * 1024 });
+    try {
+      const prompt = [1, 403, 407, 261, 378];
+      const long = [1, ...Array.from({ length: 600 }, (_, i) => 300 + (i % 150))];
+      await expect(model.generate(long, { maxTokens: 4, temperature: 0 })).rejects.toBeInstanceOf(KvOutOfMemoryError);
+      expect(model.stats().kvBytesInUse).toBe(0);
+      const ok = await model.generate(prompt, { maxTokens: 10, temperature: 0 });
+      expect(ok.generatedTokenIds).toHaveLength(10);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('disposing a model with requests in flight settles them and refuses new ones', async () => {
+    const model = await Model.load(modelPath, { threads: 1 });
+    const prompt = [1, 403, 407, 261, 378];
+    let tokens = 0;
+    const running = model.generate(prompt, { maxTokens: 1500, temperature: 0, stopTokenIds: [], onToken: () => tokens++ });
+    const queued = model.createSession();
+    const queuedEval = queued.evaluate(Array(1000).fill(300));
+    await new Promise((r) => setTimeout(r, 5));
+    model.dispose();
+    const settled = await Promise.allSettled([running, queuedEval]);
+    for (const s of settled) {
+      if (s.status === 'fulfilled') continue;
+      expect((s.reason as { code?: string }).code).toBe('ERR_ABORTED');
+    }
+    if (settled[0].status === 'fulfilled') expect(['abort', 'length']).toContain(settled[0].value.finishReason);
+    await expect(model.generate(prompt, { maxTokens: 1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('systemInfo reports the CPU features the OS reports and the CUDA build state', async () => {
+    const { systemInfo } = await import('../engine/index.js');
+    const info = systemInfo();
+    for (const k of ['avx2', 'fma', 'f16c', 'avx512f', 'avx512bf16'] as const) expect(typeof info.cpu[k]).toBe('boolean');
+    if (process.platform === 'linux' && process.arch === 'x64' && existsSync('/proc/cpuinfo')) {
+      const flags = new Set((readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/));
+      expect(info.cpu.avx2).toBe(flags.has('avx2'));
+      expect(info.cpu.fma).toBe(flags.has('fma'));
+      expect(info.cpu.f16c).toBe(flags.has('f16c'));
+      expect(info.cpu.avx512f).toBe(flags.has('avx512f'));
+    }
+    expect(typeof info.cuda.compiled).toBe('boolean');
+    expect(Array.isArray(info.cuda.devices)).toBe(true);
+    if (!info.cuda.compiled) expect(info.cuda.devices).toEqual([]);
+  });
+});
