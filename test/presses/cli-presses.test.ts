@@ -39,3 +39,15 @@ describe('presskv presses', () => {
     expect(await runPressesCommand(['--kind', 'nope'], c.io)).toBe(2);
   });
 });
+
+describe('press table (docs/press-table.md)', () => {
+  it('has one row per listed press, with its class and short name', async () => {
+    const { readFileSync } = await import('node:fs');
+    const table = readFileSync(new URL('../../docs/press-table.md', import.meta.url), 'utf8');
+    const rows = table.split('\n').filter((l) => l.startsWith('| `'));
+    expect(rows.length).toBe(listPresses().length);
+    for (const p of listPresses()) {
+      expect(rows.some((r) => r.startsWith(`| \`${p.className}\` (\`${p.name}\`) |`)), p.className).toBe(true);
+    }
+  });
+});
