@@ -1,7 +1,7 @@
 // Turns a model on disk (a .gguf file or an HF-format directory) into the normalised ModelSpec the
 // native engine loads, plus what the tokenizer and chat template need. Headers only: weights stay on
 // disk for the native side to memory-map.
-import { readFile, stat, open } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   CorruptModelError,
@@ -55,11 +55,25 @@ export async function readModelFiles(pathOrDir: string): Promise<ModelFiles> {
       `Model not found: ${path} does not exist. Expected a .gguf file or an HF-format directory (config.json, model.safetensors, tokenizer.json).`,
     );
   }
-  if (isDir) return readHfDirectory(path);
+  if (isDir) {
+    const single = await loneGgufIn(path);
+    return single ? readGgufModel(single) : readHfDirectory(path);
+  }
   if (path.toLowerCase().endsWith('.gguf') || (await startsWithGgufMagic(path))) return readGgufModel(path);
   throw new ModelNotFoundError(
     `Not a model: ${path} is neither a .gguf file nor a directory. For HF models pass the directory holding config.json, model.safetensors and tokenizer.json.`,
   );
+}
+
+/** A directory without config.json that holds exactly one .gguf file means that file. */
+async function loneGgufIn(dir: string): Promise<string | undefined> {
+  if (await fileExists(join(dir, 'config.json'))) return undefined;
+  const ggufs = (await readdir(dir)).filter((f) => f.toLowerCase().endsWith('.gguf'));
+  if (ggufs.length === 1) return join(dir, ggufs[0]);
+  if (ggufs.length > 1) {
+    throw new ModelNotFoundError(`${dir} holds several GGUF files (${ggufs.join(', ')}); pass the path of the one to load`);
+  }
+  return undefined;
 }
 
 async function startsWithGgufMagic(path: string): Promise<boolean> {
@@ -387,6 +401,12 @@ async function readHfDirectory(dir: string): Promise<ModelFiles> {
   const configPath = join(dir, 'config.json');
   const cfg = await readJsonFile(configPath, 'model config', true);
   const arch = hfArchitecture(cfg, configPath);
+  const quant = cfg.quantization_config as Json | undefined;
+  if (quant && typeof quant === 'object') {
+    throw new UnsupportedDtypeError(
+      `${configPath} describes a quantized checkpoint (quant_method ${JSON.stringify(quant.quant_method ?? 'unknown')}), which is not supported; supported weights: F32, F16, BF16`,
+    );
+  }
   const tokenizerPath = join(dir, 'tokenizer.json');
   const tokenizerJson = await readJsonFile(tokenizerPath, 'tokenizer', true);
   const tokenizerConfigPath = join(dir, 'tokenizer_config.json');

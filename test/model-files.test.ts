@@ -418,6 +418,24 @@ describe('readModelFiles: HF directories', () => {
     expect(tiedByDefault.spec.config.tiedEmbeddings).toBe(true);
   });
 
+  it('a directory holding one .gguf (and no config.json) loads that file; several are ambiguous', async () => {
+    const d = fresh();
+    await mkdir(d);
+    await writeFile(join(d, 'model-f16.gguf'), ggufModel('qwen2', TINY, { bias: true, headDimKey: true }));
+    const m = await readModelFiles(d);
+    expect(m.format).toBe('gguf');
+    expect(m.path).toBe(join(d, 'model-f16.gguf'));
+    await writeFile(join(d, 'other.gguf'), ggufModel('qwen2', TINY, { bias: true, headDimKey: true }));
+    await expect(readModelFiles(d)).rejects.toThrow(/several GGUF files \(.*model-f16\.gguf.*\)/);
+  });
+
+  it('quantized HF checkpoints are refused by their quantization_config', async () => {
+    const d = await hfDir('llama', TINY, { config: { quantization_config: { quant_method: 'awq', bits: 4 } } });
+    const e = await readModelFiles(d).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UnsupportedDtypeError);
+    expect((e as Error).message).toMatch(/quantized checkpoint \(quant_method "awq"\)/);
+  });
+
   it('missing files are ModelNotFoundError naming the expected file', async () => {
     await expect(readModelFiles(join(dir, 'no-such-model'))).rejects.toThrow(ModelNotFoundError);
     const empty = fresh();
