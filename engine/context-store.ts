@@ -1,0 +1,613 @@
+// The context store: contexts (a document, a system prompt, a conversation prefix) prefilled once — with a
+// press, compressed — and kept, so that many calls append only their question. Keyed by a hash of (model
+// fingerprint, tokenizer, press config, context token ids); a byte budget with LRU eviction, TTLs,
+// get / list / delete / extend, and optional persistence in a cacheDir (engine/context-file.ts).
+//
+// How a request uses a context. Each stored context is one live session holding the context's KV cache in
+// a canonical state: every context token but the last in the cache, the last one pending. A request appends
+// its question, generates, and truncates back to that state, so every request — first or hundredth, alone or
+// concurrent — sees exactly the same cache and the same computation. Requests on one context take turns
+// (a per-context lock); requests on different contexts run side by side. When the engine gains copy-on-write
+// forks (Session.fork) each request will get its own fork instead of a turn (see the design notes, §3).
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import {
+  checkContextIdentity,
+  contextFilePath,
+  CONTEXT_FILE_EXTENSION,
+  CONTEXT_FILE_VERSION,
+  encodeContextFile,
+  readContextFile,
+  writeFileAtomic,
+  type ContextFileHeader,
+} from './context-file.js';
+import { contextIdOf, contextKey, isContextId, modelFingerprint, pressConfigOf, tokenizerHash, type ContextIdentity } from './context-key.js';
+import { AbortedError, ContextOverflowError, InvalidArgumentError, KvOutOfMemoryError, PressKVError } from './errors.js';
+import type { Model } from './model.js';
+import type { Press, PressSpec } from './presses/base.js';
+import { createPress } from './presses/registry.js';
+import type { Session } from './session.js';
+import type { GenerateOptions, GenerateResult } from './types.js';
+
+/** A context id that names no stored context (never created, deleted, expired or evicted). */
+export class ContextNotFoundError extends PressKVError {
+  constructor(message: string) {
+    super('ERR_NOT_FOUND', message);
+  }
+}
+
+export interface ContextStoreOptions {
+  /** KV bytes all resident contexts may hold together; the least recently used are evicted beyond it. Default: no limit. */
+  maxBytes?: number;
+  /** Persist contexts here (one file each) and load them on first use after a restart. */
+  cacheDir?: string;
+  /** TTL of contexts created without one, in seconds (default 3600). */
+  defaultTtlSeconds?: number;
+  /** Clock in ms (tests). */
+  now?: () => number;
+}
+
+export interface CreateContextInput {
+  /** The context's token ids, exactly as they start every prompt that uses it (BOS included if the model wants one). */
+  tokenIds: readonly number[];
+  /** The press that compresses the context (a press, a name, or `{ name, ...options }`). */
+  press?: PressSpec;
+  /** Seconds until the context expires (0 = never). */
+  ttlSeconds?: number;
+  name?: string;
+  /** What the caller needs to use the context later (e.g. the server keeps the context's messages); persisted. */
+  meta?: Record<string, unknown>;
+  signal?: AbortSignal;
+}
+
+export interface ContextInfo {
+  id: string;
+  name: string | null;
+  /** Context tokens (uncompressed). */
+  tokensBefore: number;
+  /** Tokens kept per (layer, kv-head) on average after the press. */
+  tokensAfter: number;
+  /** KV bytes the context holds. */
+  bytes: number;
+  /** Whether a press really compressed the cache (false: no press, or the engine cannot apply presses yet). */
+  compressed: boolean;
+  press: Record<string, unknown> | null;
+  createdAt: number;
+  /** ms since the epoch; null = never. */
+  expiresAt: number | null;
+  /** Prefill time of the context (the time every call using it saves), ms. */
+  prefillMs: number;
+  /** Whether its KV cache is in memory now (false: evicted or not yet loaded from the cacheDir). */
+  resident: boolean;
+  persisted: boolean;
+  meta: Record<string, unknown> | null;
+}
+
+export interface CreateContextResult extends ContextInfo {
+  /** True when an equal context (same model, tokens and press) was already stored and is returned as is. */
+  existed: boolean;
+}
+
+export interface ContextUse {
+  contextId: string;
+  /** Prompt tokens whose KV came from the stored context rather than from this call's prefill. */
+  cachedTokens: number;
+  tokensBefore: number;
+  tokensAfter: number;
+  bytes: number;
+  /** False when the context had to be rebuilt first (after eviction or a restart). */
+  cacheHit: boolean;
+  /** Prefill time of this call (question only, plus the rebuild on a miss), ms. */
+  prefillMs: number;
+}
+
+export interface ContextGenerateResult extends GenerateResult {
+  context: ContextUse;
+}
+
+interface Entry {
+  id: string;
+  key: string;
+  tokenIds: number[];
+  press?: Press;
+  pressConfig: Record<string, unknown> | null;
+  name: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+  tokensAfter: number;
+  lengths: number[] | null;
+  compressed: boolean;
+  bytes: number;
+  prefillMs: number;
+  session?: Session;
+  lastUsed: number;
+  /** Requests using or waiting for the entry: it is not evicted meanwhile. */
+  users: number;
+  turn: Promise<unknown>;
+  persisted: boolean;
+  meta: Record<string, unknown> | null;
+}
+
+const DEFAULT_TTL_SECONDS = 3600;
+const SWEEP_MS = 5_000;
+
+export class ContextStore {
+  private readonly entries = new Map<string, Entry>();
+  private readonly building = new Map<string, Promise<Entry>>();
+  private readonly maxBytes: number;
+  private readonly defaultTtlSeconds: number;
+  private readonly now: () => number;
+  private readonly sweeper: NodeJS.Timeout;
+  private disposed = false;
+  readonly cacheDir?: string;
+
+  constructor(
+    readonly model: Model,
+    options: ContextStoreOptions = {},
+  ) {
+    if (options.maxBytes !== undefined && !(Number.isFinite(options.maxBytes) && options.maxBytes > 0)) {
+      throw new InvalidArgumentError(`maxBytes must be a positive number of bytes, got ${options.maxBytes}`);
+    }
+    checkTtl(options.defaultTtlSeconds, 'defaultTtlSeconds');
+    this.maxBytes = options.maxBytes ?? Infinity;
+    this.defaultTtlSeconds = options.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS;
+    this.now = options.now ?? Date.now;
+    this.cacheDir = options.cacheDir;
+    this.sweeper = setInterval(() => void this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** The identity every context of this store is made for (a press adds its config). */
+  identity(press?: Press): ContextIdentity {
+    return { modelFingerprint: modelFingerprint(this.model), tokenizerHash: tokenizerHash(this.model), press: pressConfigOf(press) };
+  }
+
+  /** The id a context would have: equal (model, tokenizer, press, tokens) → equal id. */
+  idOf(tokenIds: readonly number[], press?: PressSpec): string {
+    const p = press === undefined ? undefined : createPress(press);
+    return contextIdOf(contextKey(this.identity(p), tokenIds));
+  }
+
+  /** Prefills (and compresses) a context and stores it; an equal stored context is returned instead. */
+  async create(input: CreateContextInput): Promise<CreateContextResult> {
+    this.assertLive();
+    const tokenIds = checkTokens(input.tokenIds, this.model);
+    checkTtl(input.ttlSeconds, 'ttlSeconds');
+    if (input.name !== undefined && (typeof input.name !== 'string' || input.name.length > 256)) {
+      throw new InvalidArgumentError('name must be a string of at most 256 characters');
+    }
+    const press = input.press === undefined ? undefined : createPress(input.press);
+    if (press) {
+      press.validateForContext(tokenIds.length);
+      await press.prepare(this.model.info.config);
+    }
+    const identity = this.identity(press);
+    const key = contextKey(identity, tokenIds);
+    const id = contextIdOf(key);
+    await this.sweep();
+
+    const known = this.entries.get(id) ?? (await this.loadFromDisk(id, identity));
+    if (known) {
+      if (input.ttlSeconds !== undefined) await this.extend(id, input.ttlSeconds);
+      return { ...this.infoOf(known), existed: true };
+    }
+    let pending = this.building.get(id);
+    if (!pending) {
+      pending = this.build({
+        id,
+        key,
+        tokenIds,
+        press,
+        identity,
+        name: input.name ?? null,
+        meta: input.meta ?? null,
+        ttlSeconds: input.ttlSeconds,
+        signal: input.signal,
+      });
+      this.building.set(id, pending);
+      pending.then(
+        () => this.building.delete(id),
+        () => this.building.delete(id),
+      );
+      const entry = await pending;
+      return { ...this.infoOf(entry), existed: false };
+    }
+    return { ...this.infoOf(await pending), existed: true };
+  }
+
+  /** The context's description; loads a persisted one (validating its file) on first use after a restart. */
+  async get(id: string): Promise<ContextInfo> {
+    return this.infoOf(await this.entry(id));
+  }
+
+  /** Every stored context: resident ones and, with a cacheDir, the valid files in it. */
+  async list(): Promise<ContextInfo[]> {
+    this.assertLive();
+    await this.sweep();
+    if (this.cacheDir && existsSync(this.cacheDir)) {
+      for (const file of await readdir(this.cacheDir)) {
+        const id = file.endsWith(CONTEXT_FILE_EXTENSION) ? file.slice(0, -CONTEXT_FILE_EXTENSION.length) : '';
+        if (!isContextId(id) || this.entries.has(id)) continue;
+        // Files that are damaged or made for another model are left out of the listing (get() names the problem).
+        await this.loadFromDisk(id).catch(() => undefined);
+      }
+    }
+    return [...this.entries.values()].sort((a, b) => a.createdAt - b.createdAt).map((e) => this.infoOf(e));
+  }
+
+  /** Deletes a context (memory and file). Returns false when there was none. */
+  async delete(id: string): Promise<boolean> {
+    this.assertLive();
+    const entry = this.entries.get(id);
+    const file = this.cacheDir && isContextId(id) ? contextFilePath(this.cacheDir, id) : undefined;
+    const onDisk = file !== undefined && existsSync(file);
+    if (!entry && !onDisk) return false;
+    if (entry) await this.drop(entry);
+    if (file) await rm(file, { force: true });
+    return true;
+  }
+
+  /** Sets the context to expire ttlSeconds from now (0 = never). */
+  async extend(id: string, ttlSeconds: number): Promise<ContextInfo> {
+    checkTtl(ttlSeconds, 'ttlSeconds');
+    const entry = await this.entry(id);
+    entry.expiresAt = this.expiryOf(ttlSeconds);
+    if (entry.persisted) await this.persist(entry);
+    return this.infoOf(entry);
+  }
+
+  /**
+   * The longest stored context whose tokens start promptTokenIds (automatic reuse of a prompt's context
+   * part); only contexts without a press are matched unless `press` names the same press.
+   */
+  findPrefix(promptTokenIds: readonly number[], press?: PressSpec): ContextInfo | undefined {
+    const wanted = JSON.stringify(press === undefined ? null : pressConfigOf(createPress(press)));
+    let best: Entry | undefined;
+    for (const entry of this.entries.values()) {
+      if (this.isExpired(entry) || JSON.stringify(entry.pressConfig) !== wanted) continue;
+      if (entry.tokenIds.length > promptTokenIds.length || (best && best.tokenIds.length >= entry.tokenIds.length)) continue;
+      if (entry.tokenIds.every((t, i) => promptTokenIds[i] === t)) best = entry;
+    }
+    return best ? this.infoOf(best) : undefined;
+  }
+
+  /**
+   * Generates after the stored context: the model sees the context's tokens followed by questionTokenIds.
+   * The context itself is never changed by a call.
+   */
+  async generate(id: string, questionTokenIds: readonly number[], options: GenerateOptions): Promise<ContextGenerateResult> {
+    const entry = await this.entry(id);
+    const question = [...questionTokenIds];
+    const n = entry.tokenIds.length;
+    if (n + question.length > this.model.contextLength) {
+      throw new ContextOverflowError(
+        `The context (${n} tokens) and the question (${question.length} tokens) make ${n + question.length} tokens, more than the context window of ${this.model.contextLength} tokens.`,
+      );
+    }
+    entry.users++;
+    try {
+      return await this.inTurn(entry, async () => {
+        options.signal?.throwIfAborted();
+        const started = performance.now();
+        const cacheHit = entry.session !== undefined;
+        const session = cacheHit ? entry.session! : await this.rebuild(entry, options.signal);
+        const rebuildMs = performance.now() - started;
+        entry.lastUsed = this.now();
+        let result: GenerateResult;
+        try {
+          // The pending last context token is evaluated with the question.
+          result = await session.generate(question, options);
+        } finally {
+          await session.truncate(n);
+        }
+        return {
+          ...result,
+          promptTokenIds: [...entry.tokenIds, ...question],
+          usage: { inputTokens: n + question.length, outputTokens: result.usage.outputTokens, totalTokens: n + question.length + result.usage.outputTokens },
+          timings: { ...result.timings, prefillMs: result.timings.prefillMs + rebuildMs },
+          context: {
+            contextId: entry.id,
+            cachedTokens: n - 1,
+            tokensBefore: n,
+            tokensAfter: entry.tokensAfter,
+            bytes: entry.bytes,
+            cacheHit,
+            prefillMs: result.timings.prefillMs + rebuildMs,
+          },
+        };
+      });
+    } finally {
+      entry.users--;
+      await this.evictToBudget();
+    }
+  }
+
+  /** Resident contexts and the KV bytes they hold. */
+  stats(): { contexts: number; resident: number; bytes: number; maxBytes: number } {
+    let bytes = 0;
+    let resident = 0;
+    for (const e of this.entries.values()) {
+      if (e.session) {
+        resident++;
+        bytes += e.bytes;
+      }
+    }
+    return { contexts: this.entries.size, resident, bytes, maxBytes: this.maxBytes };
+  }
+
+  /** Frees every resident context (files stay). */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearInterval(this.sweeper);
+    await Promise.allSettled([...this.building.values()]);
+    await Promise.all([...this.entries.values()].map((e) => e.session?.dispose()));
+    this.entries.clear();
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------
+
+  private async build(spec: {
+    id: string;
+    key: string;
+    tokenIds: number[];
+    press?: Press;
+    identity: ContextIdentity;
+    name: string | null;
+    meta: Record<string, unknown> | null;
+    ttlSeconds?: number;
+    signal?: AbortSignal;
+  }): Promise<Entry> {
+    const entry: Entry = {
+      id: spec.id,
+      key: spec.key,
+      tokenIds: spec.tokenIds,
+      press: spec.press,
+      pressConfig: spec.identity.press,
+      name: spec.name,
+      createdAt: this.now(),
+      expiresAt: this.expiryOf(spec.ttlSeconds ?? this.defaultTtlSeconds),
+      tokensAfter: spec.tokenIds.length,
+      lengths: null,
+      compressed: false,
+      bytes: 0,
+      prefillMs: 0,
+      lastUsed: this.now(),
+      users: 1,
+      turn: Promise.resolve(),
+      persisted: false,
+      meta: spec.meta,
+    };
+    try {
+      await this.rebuild(entry, spec.signal);
+      this.assertLive();
+      this.entries.set(entry.id, entry);
+      if (this.cacheDir) await this.persist(entry);
+    } catch (err) {
+      await entry.session?.dispose();
+      entry.session = undefined;
+      throw err;
+    } finally {
+      entry.users--;
+    }
+    await this.evictToBudget(entry);
+    return entry;
+  }
+
+  /** Prefills the context into a new session and brings it to the canonical state (see the file comment). */
+  private async rebuild(entry: Entry, signal?: AbortSignal): Promise<Session> {
+    signal?.throwIfAborted();
+    const session = this.model.createSession();
+    const abort = () => session.abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    const started = performance.now();
+    try {
+      const ids = entry.tokenIds;
+      const prefill = (session as unknown as { prefillContext?: PrefillContext }).prefillContext;
+      if (entry.press && typeof prefill === 'function') {
+        const done = await prefill.call(session, ids, { press: entry.press, signal });
+        entry.tokensAfter = done.tokensAfter;
+        entry.lengths = Array.from(done.lengths);
+        entry.compressed = true;
+        // One throw-away token puts the last context token into the pending state every request starts from.
+        await session.evaluate([ids[ids.length - 1]!], { logits: 'none' });
+      } else {
+        await session.evaluate([...ids, ids[ids.length - 1]!], { logits: 'none' });
+      }
+      if (signal?.aborted) throw new AbortedError('The context prefill was aborted');
+      await session.truncate(ids.length);
+      entry.prefillMs = performance.now() - started;
+      entry.bytes = session.kvStats().bytes;
+    } catch (err) {
+      await session.dispose();
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+    if (this.bytesExcept(entry) + entry.bytes > this.maxBytes) await this.evictToBudget(entry, entry.bytes);
+    if (entry.bytes > this.maxBytes) {
+      await session.dispose();
+      throw new KvOutOfMemoryError(`The context needs ${entry.bytes} bytes of KV cache, more than the store's budget of ${this.maxBytes} bytes`);
+    }
+    entry.session = session;
+    return session;
+  }
+
+  private async entry(id: string): Promise<Entry> {
+    this.assertLive();
+    if (!isContextId(id)) throw new ContextNotFoundError(`"${String(id)}" is not a context id (they look like ctx_ followed by 32 hex digits)`);
+    await this.sweep();
+    const entry = this.entries.get(id) ?? (await this.loadFromDisk(id));
+    if (!entry) throw new ContextNotFoundError(`No stored context has the id ${id} (it may have expired, been deleted or evicted)`);
+    return entry;
+  }
+
+  /** Reads and checks a persisted context (its KV cache is rebuilt on first use). Damaged or foreign files throw. */
+  private async loadFromDisk(id: string, expected?: ContextIdentity): Promise<Entry | undefined> {
+    if (!this.cacheDir || !isContextId(id)) return undefined;
+    const path = contextFilePath(this.cacheDir, id);
+    if (!existsSync(path)) return undefined;
+    const file = await readContextFile(path);
+    const h = file.header;
+    if (h.id !== id) throw new ContextFileIdError(`${path} holds context ${h.id}, not ${id}; it was not used`);
+    const press = h.press ? createPress(h.press as PressSpec) : undefined;
+    const identity = expected ?? this.identity(press);
+    checkContextIdentity(h, identity, path);
+    if (contextKey(identity, file.tokenIds) !== h.key) throw new ContextFileIdError(`${path} is inconsistent: its key does not match its tokens and identity; it was not used`);
+    if (h.expiresAt !== null && h.expiresAt <= this.now()) {
+      await rm(path, { force: true });
+      return undefined;
+    }
+    const existing = this.entries.get(id);
+    if (existing) return existing;
+    const entry: Entry = {
+      id,
+      key: h.key,
+      tokenIds: file.tokenIds,
+      press,
+      pressConfig: h.press,
+      name: h.name,
+      createdAt: h.createdAt,
+      expiresAt: h.expiresAt,
+      tokensAfter: h.tokensAfter,
+      lengths: h.lengths,
+      compressed: false,
+      bytes: 0,
+      prefillMs: 0,
+      lastUsed: this.now(),
+      users: 0,
+      turn: Promise.resolve(),
+      persisted: true,
+      meta: h.meta ?? null,
+    };
+    this.entries.set(id, entry);
+    return entry;
+  }
+
+  private async persist(entry: Entry): Promise<void> {
+    if (!this.cacheDir) return;
+    await mkdir(this.cacheDir, { recursive: true });
+    const identity: ContextIdentity = { ...this.identity(), press: entry.pressConfig };
+    const header: ContextFileHeader = {
+      formatVersion: CONTEXT_FILE_VERSION,
+      ...identity,
+      id: entry.id,
+      key: entry.key,
+      name: entry.name,
+      createdAt: entry.createdAt,
+      expiresAt: entry.expiresAt,
+      tokensBefore: entry.tokenIds.length,
+      tokensAfter: entry.tokensAfter,
+      lengths: entry.lengths,
+      payloadKind: 'tokens',
+      tokenCount: entry.tokenIds.length,
+      meta: entry.meta,
+    };
+    await writeFileAtomic(contextFilePath(this.cacheDir, entry.id), encodeContextFile({ header, tokenIds: entry.tokenIds }));
+    entry.persisted = true;
+  }
+
+  private inTurn<T>(entry: Entry, work: () => Promise<T>): Promise<T> {
+    const run = entry.turn.then(work, work);
+    entry.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private bytesExcept(except?: Entry): number {
+    let bytes = 0;
+    for (const e of this.entries.values()) if (e !== except && e.session) bytes += e.bytes;
+    return bytes;
+  }
+
+  /** Evicts least recently used idle contexts until the resident ones (plus `extra` bytes) fit the budget. */
+  private async evictToBudget(keep?: Entry, extra = 0): Promise<void> {
+    if (this.maxBytes === Infinity) return;
+    const idle = [...this.entries.values()].filter((e) => e !== keep && e.session && e.users === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const victim of idle) {
+      if (this.bytesExcept(keep) + (keep?.session ? keep.bytes : 0) + extra <= this.maxBytes) break;
+      // With a cacheDir the context survives on disk and is rebuilt on next use; without one it is gone.
+      if (this.cacheDir && victim.persisted) {
+        const session = victim.session;
+        victim.session = undefined;
+        await session?.dispose();
+      } else await this.drop(victim);
+    }
+  }
+
+  private async drop(entry: Entry): Promise<void> {
+    this.entries.delete(entry.id);
+    const session = entry.session;
+    entry.session = undefined;
+    // A request in progress keeps its session until its turn ends.
+    await entry.turn;
+    await session?.dispose();
+  }
+
+  private isExpired(entry: Entry): boolean {
+    return entry.expiresAt !== null && entry.expiresAt <= this.now();
+  }
+
+  private async sweep(): Promise<void> {
+    for (const entry of [...this.entries.values()]) {
+      if (!this.isExpired(entry) || entry.users > 0) continue;
+      await this.drop(entry);
+      if (this.cacheDir) await rm(contextFilePath(this.cacheDir, entry.id), { force: true });
+    }
+  }
+
+  private expiryOf(ttlSeconds: number): number | null {
+    return ttlSeconds === 0 ? null : this.now() + ttlSeconds * 1000;
+  }
+
+  private infoOf(e: Entry): ContextInfo {
+    return {
+      id: e.id,
+      name: e.name,
+      tokensBefore: e.tokenIds.length,
+      tokensAfter: e.tokensAfter,
+      bytes: e.bytes,
+      compressed: e.compressed,
+      press: e.pressConfig,
+      createdAt: e.createdAt,
+      expiresAt: e.expiresAt,
+      prefillMs: e.prefillMs,
+      resident: e.session !== undefined,
+      persisted: e.persisted,
+      meta: e.meta,
+    };
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new InvalidArgumentError('This context store has been disposed');
+  }
+}
+
+/** A context file whose id or key does not match where it was found. */
+export class ContextFileIdError extends PressKVError {
+  constructor(message: string) {
+    super('ERR_CORRUPT_FILE', message);
+  }
+}
+
+/** The engine capability the store uses when present (see the design notes): prefill with a press applied layer by layer. */
+type PrefillContext = (
+  tokenIds: readonly number[],
+  options: { press: Press; signal?: AbortSignal },
+) => Promise<{ tokensAfter: number; lengths: ArrayLike<number> }>;
+
+function checkTokens(tokenIds: readonly number[], model: Model): number[] {
+  if (!Array.isArray(tokenIds) || tokenIds.length === 0) throw new InvalidArgumentError('A context needs at least one token id');
+  const vocab = model.info.config.vocab;
+  for (const id of tokenIds) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new InvalidArgumentError(`The context holds ${id}, which is not a token id of this model (0..${vocab - 1})`);
+  }
+  // One slot stays free for the pending token's re-evaluation plus at least one question or generated token.
+  if (tokenIds.length + 1 > model.contextLength) {
+    throw new ContextOverflowError(`The context has ${tokenIds.length} tokens; the model's context window of ${model.contextLength} tokens leaves no room to ask anything`);
+  }
+  return [...tokenIds];
+}
+
+function checkTtl(ttl: number | undefined, name: string): void {
+  if (ttl !== undefined && !(Number.isFinite(ttl) && ttl >= 0)) throw new InvalidArgumentError(`${name} must be a number of seconds >= 0 (0 = never expires), got ${ttl}`);
+}
