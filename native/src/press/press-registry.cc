@@ -40,6 +40,9 @@ const std::map<std::string, PressFactory>& registry() {
       {"CriticalKVPress", make_critical_kv},
       {"CriticalAdaKVPress", make_critical_adakv},
       {"LUKVPress", make_lukv},
+      {"ThinKPress", make_think},
+      {"SimLayerKVPress", make_simlayerkv},
+      {"DuoAttentionPress", make_duo_attention},
   };
   return table;
 }
