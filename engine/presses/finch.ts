@@ -2,8 +2,17 @@
 import { z } from 'zod';
 import { OtherPress, count, ratio } from './base.js';
 
-/** The window is the question (the tokens after the context); needs the question prefilled with the context. */
-export class FinchPress extends OtherPress<{ compressionRatio: number; chunkLength?: number; normalizeScores: boolean; rerotateKeys: boolean }> {
+/**
+ * The window is the question (the tokens after the context): the engine prefills context + question and sets
+ * `windowSize` to the question's token count (leave it unset unless you call the native press directly).
+ */
+export class FinchPress extends OtherPress<{
+  compressionRatio: number;
+  chunkLength?: number;
+  normalizeScores: boolean;
+  rerotateKeys: boolean;
+  windowSize?: number;
+}> {
   static readonly className = 'FinchPress';
   static readonly shortName = 'finch';
   static readonly schema = z
@@ -12,6 +21,7 @@ export class FinchPress extends OtherPress<{ compressionRatio: number; chunkLeng
       chunkLength: count(1).optional(),
       normalizeScores: z.boolean().default(true),
       rerotateKeys: z.boolean().default(true),
+      windowSize: count(1).optional(),
     })
     .strict();
 }
