@@ -144,8 +144,11 @@ class HfTextTokenizer implements TextTokenizer {
         const plain: number[] = this.tok.encode('a', { add_special_tokens: false }).ids;
         const wrapped: number[] = this.tok.encode('a', { add_special_tokens: true }).ids;
         const at = wrapped.findIndex((_, i) => plain.every((id, j) => wrapped[i + j] === id));
-        this.affixes =
-          at < 0 ? { prefix: [], suffix: [] } : { prefix: wrapped.slice(0, at), suffix: wrapped.slice(at + plain.length) };
+        const found = at < 0 ? { prefix: [], suffix: [] } : { prefix: wrapped.slice(0, at), suffix: wrapped.slice(at + plain.length) };
+        this.affixes = {
+          prefix: applyAddFlag(found.prefix, this.setup.tokenizerConfig.add_bos_token, this.bosTokenId, 'start'),
+          suffix: applyAddFlag(found.suffix, this.setup.tokenizerConfig.add_eos_token, this.eosTokenIds[0], 'end'),
+        };
       }
     }
     return this.affixes;
@@ -230,6 +233,17 @@ class HfTextTokenizer implements TextTokenizer {
       throw new InvalidArgumentError(`Token id ${String(id)} is outside the vocabulary (0..${this.vocabSize - 1})`);
     }
   }
+}
+
+/**
+ * tokenizer_config.json's add_bos_token / add_eos_token win over tokenizer.json's post-processor, as
+ * transformers' Llama-family fast tokenizers rebuild the post-processor from them.
+ */
+function applyAddFlag(ids: number[], flag: unknown, special: number | undefined, side: 'start' | 'end'): number[] {
+  if (typeof flag !== 'boolean' || special === undefined) return ids;
+  if (!flag) return ids.filter((id) => id !== special);
+  if (ids.includes(special)) return ids;
+  return side === 'start' ? [special, ...ids] : [...ids, special];
 }
 
 function hfKind(tokenizerJson: Record<string, unknown>): TokenizerKind {

@@ -294,6 +294,9 @@ describe('HF tokenizer.json', () => {
         { eosTokenIds: [263, 262] },
       ),
     );
+    // A BOS flag without a BOS token changes nothing.
+    const flagOnly = await loadTokenizer(filesFor({ kind: 'hf-json', tokenizerJson: json, tokenizerConfig: { add_bos_token: true } }));
+    expect(flagOnly.addBos).toBe(false);
     expect(tok.kind).toBe('byte-level');
     expect(tok.source).toBe('hf-json');
     expect(tok.vocabSize).toBe(264);
@@ -341,5 +344,13 @@ describe('HF tokenizer.json', () => {
     expect(literal[0]).toBe(bos.id);
     expect(literal.slice(1)).not.toContain(bos.id);
     expect(concatBytes(tok, literal.slice(1)).toString()).toBe('<|begin_of_text|>hello');
+
+    // tokenizer_config's add_bos_token / add_eos_token override the post-processor, as in transformers.
+    const config = { bos_token: '<|begin_of_text|>', eos_token: '<|im_end|>' };
+    const noBos = await loadTokenizer(filesFor({ kind: 'hf-json', tokenizerJson: json, tokenizerConfig: { ...config, add_bos_token: false } }));
+    expect(noBos.addBos).toBe(false);
+    expect(noBos.encode('hello', { addSpecialTokens: true })).toEqual([259]);
+    const withEos = await loadTokenizer(filesFor({ kind: 'hf-json', tokenizerJson: json, tokenizerConfig: { ...config, add_eos_token: true } }));
+    expect(withEos.encode('hello', { addSpecialTokens: true })).toEqual([bos.id, 259, 263]);
   });
 });
