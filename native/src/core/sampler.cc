@@ -64,18 +64,27 @@ std::vector<Candidate> gather(const float* logits, int32_t vocab, const std::vec
   return cands;
 }
 
-void apply_penalties(std::vector<Candidate>& cands, const SamplingParams& p, const std::vector<int32_t>& history) {
+void apply_penalties(std::vector<Candidate>& cands, bool full_vocab, const SamplingParams& p,
+                     const std::vector<int32_t>& history) {
   const bool active = p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
   if (!active || p.penalty_last_n == 0 || history.empty()) return;
   const size_t n = p.penalty_last_n < 0 ? history.size() : std::min(history.size(), size_t(p.penalty_last_n));
   std::unordered_map<int32_t, int32_t> counts;
   for (size_t i = history.size() - n; i < history.size(); i++) counts[history[i]]++;
-  for (auto& c : cands) {
-    auto it = counts.find(c.token);
-    if (it == counts.end()) continue;
+  auto penalize = [&](Candidate& c, int32_t count) {
     // llama.cpp: dividing a negative logit would raise it, so negative logits are multiplied instead.
     c.logit = c.logit > 0 ? c.logit / p.repetition_penalty : c.logit * p.repetition_penalty;
-    c.logit -= float(it->second) * p.frequency_penalty + p.presence_penalty;
+    c.logit -= float(count) * p.frequency_penalty + p.presence_penalty;
+  };
+  if (full_vocab) {
+    // cands[t] is token t: touch only the penalised tokens instead of hashing the whole vocabulary.
+    for (const auto& [token, count] : counts)
+      if (token >= 0 && size_t(token) < cands.size()) penalize(cands[size_t(token)], count);
+    return;
+  }
+  for (auto& c : cands) {
+    auto it = counts.find(c.token);
+    if (it != counts.end()) penalize(c, it->second);
   }
 }
 
@@ -152,7 +161,7 @@ std::vector<TokenProbability> Sampler::distribution(const float* logits, int32_t
                                                     const std::vector<int32_t>* allowed) const {
   require(vocab > 0, "cannot sample from an empty vocabulary");
   auto cands = gather(logits, vocab, allowed);
-  apply_penalties(cands, params_, history);
+  apply_penalties(cands, allowed == nullptr, params_, history);
   if (params_.temperature == 0.0f) return {{argmax(cands).token, 1.0f}};
   keep_top_k(cands, params_.top_k);
   keep_top_p(cands, params_.top_p);
