@@ -26,3 +26,4 @@ export * from './merging.js';
 export * from './dms.js';
 export * from './decoding.js';
 export * from './custom-scorer.js';
+export * from './prepare.js';

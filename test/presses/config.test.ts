@@ -315,3 +315,19 @@ describe('custom scorer', () => {
     expect(JSON.stringify(p.toJSON())).not.toContain('score');
   });
 });
+
+describe('preparePress', () => {
+  it('resolves, validates against model and context, and returns the native config', async () => {
+    const { preparePress, pressSpecSchema } = await import('../../engine/presses/index.js');
+    const ok = await preparePress({ name: 'adakv', compressionRatio: 0.5, press: { name: 'snapkv', windowSize: 8 } }, { model: MODEL, contextTokens: 100 });
+    expect(ok.native.name).toBe('AdaKVPress');
+    expect(ok.press.compressionRatio).toBe(0.5);
+    await expect(preparePress({ name: 'snapkv', windowSize: 8 }, { model: MODEL, contextTokens: 8 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(preparePress({ name: 'per-layer-compression', compressionRatios: [0.5], press: { name: 'knorm' } }, { model: MODEL, contextTokens: 50 })).rejects.toThrow(/3 layers/);
+    await expect(preparePress({ name: 'qfilter', artefactPath: join(tmp.dir, 'absent.safetensors') }, { model: MODEL, contextTokens: 50 })).rejects.toBeInstanceOf(ModelNotFoundError);
+    expect(pressSpecSchema.safeParse('snapkv').success).toBe(true);
+    expect(pressSpecSchema.safeParse({ name: 'snapkv', compressionRatio: 0.5 }).success).toBe(true);
+    expect(pressSpecSchema.safeParse(new KnormPress()).success).toBe(true);
+    expect(pressSpecSchema.safeParse({ compressionRatio: 0.5 }).success).toBe(false);
+  });
+});
