@@ -44,7 +44,9 @@ export function prepareCall(model: Model, options: LanguageModelV3CallOptions): 
   const template = model.chatTemplate;
   const raw = presskv.raw === true || !template;
 
-  if (options.headers && Object.values(options.headers).some((v) => v !== undefined)) {
+  // generateText sends its own user-agent header; only headers the caller set deserve a warning.
+  const headers = Object.entries(options.headers ?? {}).filter(([name, v]) => v !== undefined && name.toLowerCase() !== 'user-agent');
+  if (headers.length) {
     warnings.push({ type: 'unsupported', feature: 'headers', details: 'presskv runs locally; request headers are ignored' });
   }
   if (options.includeRawChunks) {

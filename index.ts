@@ -1,0 +1,19 @@
+// presskv's public API: the AI SDK provider, the engine it runs on, and the helpers around them.
+export { createPressKV, presskv } from './provider/create-presskv.js';
+export type { PressKVProvider, PressKVProviderSettings, PressKVModelSettings } from './provider/create-presskv.js';
+export { PressKVLanguageModel } from './provider/language-model.js';
+export { presskvProviderOptionsSchema, type PressKVProviderOptions } from './provider/provider-options.js';
+
+export * from './engine/index.js';
+export type { TextTokenizer, TokenizerKind } from './engine/tokenizer.js';
+export { renderChatTemplate, templateSupportsTools, templateSupportsThinking } from './engine/chat-template.js';
+export type { ChatMessage, ChatTool, ChatToolCall, RenderChatTemplateOptions } from './engine/chat-template.js';
+export { resolveModelPath, parseHubId, hubModelDir, defaultHubCacheDir, type ResolveModelOptions } from './engine/hub.js';
+export { makeModel, SHAPE_NAMES, type MakeModelOptions, type MadeModel, type ShapeName } from './engine/make-model/index.js';
+export { SUPPORTED_ARCHITECTURES, type Architecture, type ModelConfig, type ModelSpec, type WeightDType } from './engine/model-spec.js';
+
+// Constrained decoding, for callers that drive a Session step by step themselves.
+export { GrammarMatcher, type Grammar, type AllowedTokens } from './engine/constrained/grammar-matcher.js';
+export { jsonGrammar, toolCallGrammar, type ToolCallFormat } from './engine/constrained/grammars.js';
+export { constrainedDecode, type ConstrainedDecodeOptions, type ConstrainedDecodeResult } from './engine/constrained/constrained-decode.js';
+export { validateJson } from './engine/constrained/validate-json.js';
