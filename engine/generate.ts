@@ -82,37 +82,45 @@ const FINISH: Record<NativeFinishReason, FinishReason> = {
  * Incremental text of the generated tokens. Text that might be the start of a stop sequence is held
  * back until it is known not to be one, so streamed text never contains (part of) a stop sequence.
  */
-class StreamingText {
+export class StreamingText {
   private readonly decoder = new TextDecoder('utf-8');
   private text = '';
   private emitted = 0;
+  /** Where the earliest stop sequence starts, once one has appeared. */
+  private cut: number | undefined;
 
   constructor(private readonly tokens: TokenText, private readonly stops: string[]) {}
 
   /** Adds a token; returns the newly safe text ('' inside a UTF-8 character or a possible stop). */
   push(id: number): string {
-    this.text += this.decoder.decode(this.tokens.tokenBytes(id), { stream: true });
-    const safe = this.text.length - this.heldBack();
-    return this.emit(safe);
+    this.append(this.decoder.decode(this.tokens.tokenBytes(id), { stream: true }));
+    return this.emit(this.text.length - this.heldBack());
   }
 
   /** Ends the stream; returns the rest of the text (cut before the first stop sequence if one matched). */
   finish(): string {
-    this.text += this.decoder.decode();
-    return this.emit(this.finalText().length);
+    this.append(this.decoder.decode());
+    return this.emit(this.text.length);
   }
 
   finalText(): string {
-    let cut = this.text.length;
+    return this.text.slice(0, this.cut ?? this.text.length);
+  }
+
+  private append(piece: string): void {
+    if (!piece) return;
+    const before = this.text.length;
+    this.text += piece;
+    if (this.cut !== undefined) return;
+    // Only matches that end in the new piece are new.
     for (const s of this.stops) {
-      const at = this.text.indexOf(s);
-      if (at >= 0 && at < cut) cut = at;
+      const at = this.text.indexOf(s, Math.max(0, before - s.length + 1));
+      if (at >= 0 && (this.cut === undefined || at < this.cut)) this.cut = at;
     }
-    return this.text.slice(0, cut);
   }
 
   private emit(upTo: number): string {
-    const end = Math.min(upTo, this.finalText().length);
+    const end = Math.min(upTo, this.cut ?? upTo);
     if (end <= this.emitted) return '';
     const out = this.text.slice(this.emitted, end);
     this.emitted = end;

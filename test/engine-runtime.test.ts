@@ -170,11 +170,12 @@ describe.skipIf(!available)('engine runtime on stories260K', () => {
   });
 
   it('concurrent requests give the sequential results and interleave fairly', async () => {
+    // Long enough (300 tokens) that no request can finish before the others are queued.
     const requests: GenerateOptions[] = [
-      sampled(1, { maxTokens: 80 }),
-      sampled(2, { maxTokens: 80, temperature: 0.7 }),
-      { maxTokens: 80, temperature: 0, stopTokenIds: [] },
-      sampled(3, { maxTokens: 80, topK: 20, repetitionPenalty: 1.3 }),
+      sampled(1, { maxTokens: 300 }),
+      sampled(2, { maxTokens: 300, temperature: 0.7 }),
+      { maxTokens: 300, temperature: 0, stopTokenIds: [] },
+      sampled(3, { maxTokens: 300, topK: 20, repetitionPenalty: 1.3 }),
     ];
     const prompts = [prompt, [1, 317, 269, 368], prompt, [1, 346, 306]];
     const sequential = [];
@@ -185,7 +186,7 @@ describe.skipIf(!available)('engine runtime on stories260K', () => {
       requests.map((r, i) => model.generate(prompts[i], { ...r, onToken: () => order.push(i) })),
     );
     for (let i = 0; i < requests.length; i++) expect(concurrent[i].generatedTokenIds).toEqual(sequential[i].generatedTokenIds);
-    expect(concurrent[2].generatedTokenIds).toEqual(golden.slice(0, 80));
+    expect(concurrent[2].generatedTokenIds.slice(0, 200)).toEqual(golden);
     // Fairness: every request produced tokens before any request produced its last one.
     const firstOf = (i: number) => order.indexOf(i);
     const lastOf = (i: number) => order.lastIndexOf(i);
