@@ -177,8 +177,9 @@ class HfTextTokenizer implements TextTokenizer {
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
     for (const id of ids) this.checkId(id);
-    if (ids.length === 0) return '';
-    return this.tok.decode([...ids], {
+    const known = ids.filter((id) => this.pieces[id] !== undefined);
+    if (known.length === 0) return '';
+    return this.tok.decode(known, {
       skip_special_tokens: options.skipSpecialTokens ?? false,
       clean_up_tokenization_spaces: this.cleanUpSpaces,
     });
@@ -196,6 +197,8 @@ class HfTextTokenizer implements TextTokenizer {
 
   private computeTokenBytes(id: number): Uint8Array {
     const piece = this.pieces[id];
+    // An id the vocabulary skips (a gap in tokenizer.json's numbering) stands for no text.
+    if (piece === undefined) return new Uint8Array(0);
     if (this.addedIds.has(id)) return utf8.encode(piece);
     if (this.kind === 'spm') {
       const byte = BYTE_PIECE.exec(piece);
@@ -217,7 +220,7 @@ class HfTextTokenizer implements TextTokenizer {
 
   tokenPiece(id: number): string {
     this.checkId(id);
-    return this.pieces[id];
+    return this.pieces[id] ?? '';
   }
 
   tokenId(piece: string): number | undefined {
@@ -229,7 +232,7 @@ class HfTextTokenizer implements TextTokenizer {
   }
 
   private checkId(id: number): void {
-    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize || this.pieces[id] === undefined) {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
       throw new InvalidArgumentError(`Token id ${String(id)} is outside the vocabulary (0..${this.vocabSize - 1})`);
     }
   }

@@ -294,6 +294,14 @@ describe('HF tokenizer.json', () => {
         { eosTokenIds: [263, 262] },
       ),
     );
+    // A gap in the id numbering is inside the vocabulary but stands for no text.
+    const gappy = qwenStyleTokenizerJson();
+    (gappy.added_tokens as Array<{ id: number }>)[2].id = 270;
+    const withGap = await loadTokenizer(filesFor({ kind: 'hf-json', tokenizerJson: gappy, tokenizerConfig: {} }));
+    expect(withGap.vocabSize).toBe(271);
+    expect(withGap.tokenBytes(265)).toEqual(new Uint8Array(0));
+    expect(withGap.decode([259, 265, 270])).toBe('hello<|im_end|>');
+    expect(() => withGap.tokenBytes(271)).toThrow(InvalidArgumentError);
     // A BOS flag without a BOS token changes nothing.
     const flagOnly = await loadTokenizer(filesFor({ kind: 'hf-json', tokenizerJson: json, tokenizerConfig: { add_bos_token: true } }));
     expect(flagOnly.addBos).toBe(false);
