@@ -60,6 +60,8 @@ class DuoAttentionPress : public Press {
   bool defers_to_finish() const override { return on_the_fly_; }
   void begin(int32_t n_layers) override {
     if (on_the_fly_) head_scores_.assign(n_layers, {});
+    evicted_total_ = slots_total_ = 0;
+    achieved_ = 0;
   }
 
   void compress(LayerView& v, LayerDecision& out) override {
@@ -104,7 +106,9 @@ class DuoAttentionPress : public Press {
         out.kept[h] = keep;
         out.unchanged = false;
       }
-    achieved_ = (double)evicted / ((double)v.n_kv_heads * n);
+    evicted_total_ += evicted;
+    slots_total_ += (int64_t)v.n_kv_heads * n;
+    achieved_ = (double)evicted_total_ / (double)slots_total_;
   }
 
   // Area under the cumulative attention of the mean query (at position 499) over the mean key repeated
@@ -153,6 +157,7 @@ class DuoAttentionPress : public Press {
   std::vector<std::vector<double>> head_scores_;
   std::vector<bool> streaming_;
   double achieved_ = 0;
+  int64_t evicted_total_ = 0, slots_total_ = 0;
 };
 
 }  // namespace

@@ -43,6 +43,9 @@ const std::map<std::string, PressFactory>& registry() {
       {"ThinKPress", make_think},
       {"SimLayerKVPress", make_simlayerkv},
       {"DuoAttentionPress", make_duo_attention},
+      {"KVzipPress", make_kvzip},
+      {"FastKVzipPress", make_fastkvzip},
+      {"KVComposePress", make_kvcompose},
   };
   return table;
 }

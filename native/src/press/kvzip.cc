@@ -1,0 +1,215 @@
+// KVzipPress and FastKVzipPress (kvpress-spec §2.12, §2.13): importance of every (layer, head, token)
+// for reconstructing the context, then one budget over all layers; each head keeps its own slots (freed
+// for real). Both decide after the last layer, so the whole uncompressed context cache exists until then.
+#include <algorithm>
+#include <cmath>
+
+#include "press/artefacts.h"
+#include "press/context-copy.h"
+#include "press/press-factories.h"
+#include "press/press-math.h"
+#include "press/scorer-press.h"
+
+namespace presskv::press {
+namespace {
+
+class KVzipPress : public Press {
+ public:
+  explicit KVzipPress(const PressConfig& c)
+      : name_(c.name),
+        ratio_(checked_ratio(c)),
+        layerwise_(c.flag("layerwise", false)),
+        n_sink_((int32_t)c.integer("nSink", 4, 0)),
+        plus_(c.flag("kvzipPlusNormalization", false)),
+        chunk_((int32_t)c.integer("chunkSize", 2048, 1)) {}
+  const std::string& name() const override { return name_; }
+  PressKind kind() const override { return PressKind::Other; }
+  double compression_ratio() const override { return ratio_; }
+  void set_compression_ratio(double r) override { ratio_ = r; }
+  bool defers_to_finish() const override { return true; }
+  void begin(int32_t n_layers) override { scores_.assign(n_layers, {}); }
+
+  void compress(LayerView& v, LayerDecision& out) override {
+    out.unchanged = true;
+    if (ratio_ == 0.0) return;
+    const int32_t n = v.n, H = v.n_heads, Hk = v.n_kv_heads, g = H / Hk;
+    std::vector<float> s((size_t)Hk * n, 0.0f);
+    const std::vector<float> wov = plus_ ? output_l2_norms(v) : std::vector<float>();
+    for (int32_t begin = 0; begin < n; begin += chunk_) {
+      CopyAttentionOptions o;
+      o.begin = begin;
+      o.end = std::min(n, begin + chunk_);
+      o.n_sink = n_sink_;
+      o.normalise_rows = plus_;
+      const std::vector<float> attn = copy_attention(v, o);
+      const int32_t width = o.end - o.begin;
+      for (int32_t h = 0; h < H; ++h)
+        for (int32_t t = 0; t < width; ++t) {
+          float a = attn[(size_t)h * width + t];
+          if (plus_) a *= wov[(size_t)h * n + begin + t];
+          float& dst = s[(size_t)(h / g) * n + begin + t];
+          dst = std::max(dst, a);
+        }
+    }
+    fill_positions(s, Hk, n, 0, n_sink_, 1.0f);
+    if (v.layer >= (int32_t)scores_.size()) scores_.resize(v.layer + 1);
+    scores_[v.layer] = std::move(s);
+    out.scores = scores_[v.layer];
+  }
+  void finish(std::vector<LayerView>& views, std::vector<LayerDecision>& out) override {
+    for (size_t l = 0; l < views.size(); ++l)
+      if (scores_.size() <= l || scores_[l].size() != (size_t)views[l].n_kv_heads * views[l].n) {
+        out.assign(views.size(), {});
+        for (auto& d : out) d.unchanged = true;
+        return;
+      }
+    allocate_budgets(views, scores_, ratio_, layerwise_, out);
+  }
+
+ private:
+  std::string name_;
+  double ratio_;
+  bool layerwise_;
+  int32_t n_sink_;
+  bool plus_;
+  int32_t chunk_;
+  std::vector<std::vector<float>> scores_;
+};
+
+constexpr int32_t kGateDim = 16;
+
+struct Gate {
+  std::vector<float> wq, bq, wk, q_norm, k_norm, bias, sink_keys;
+  int32_t group = 0, sinks = 0;
+};
+
+class FastKVzipPress : public Press {
+ public:
+  FastKVzipPress(const PressConfig& c, const ModelConfig* model)
+      : name_(c.name),
+        ratio_(checked_ratio(c)),
+        layerwise_(c.flag("layerwise", false)),
+        n_sink_((int32_t)c.integer("nSink", 4, 0)),
+        window_size_((int32_t)c.integer("windowSize", 4096, 0)),
+        window_ratio_(c.number("windowRatio", 0.02)) {
+    if (c.artefact_path.empty()) invalid(name_, "needs the gate weights file (option 'path', see native/src/press/artefacts.h)");
+    Safetensors file = Safetensors::open(c.artefact_path);
+    for (int32_t l = 0;; ++l) {
+      const std::string p = "layers." + std::to_string(l) + ".";
+      if (!file.has(p + "wq")) break;
+      Gate gate;
+      std::vector<int64_t> wq_shape, wk_shape, sink_shape, bias_shape;
+      gate.wq = file.tensor_f32(p + "wq", wq_shape);
+      gate.wk = file.tensor_f32(p + "wk", wk_shape);
+      gate.bias = file.tensor_f32(p + "bias", bias_shape);
+      gate.sink_keys = file.tensor_f32(p + "sink_keys", sink_shape);
+      if (wq_shape.size() != 2 || wk_shape.size() != 2 || bias_shape.size() != 2 || sink_shape.size() != 3 ||
+          wk_shape[0] != bias_shape[0] * kGateDim || wq_shape[0] != bias_shape[0] * bias_shape[1] * kGateDim ||
+          wq_shape[1] != wk_shape[1] || sink_shape[0] != bias_shape[0] || sink_shape[2] != kGateDim)
+        throw EngineError(ErrorCode::CorruptFile, c.artefact_path + ": " + p + "* shapes are inconsistent (see artefacts.h)");
+      gate.bq = file.tensor_f32(p + "bq", std::vector<int64_t>{wq_shape[0]});
+      gate.q_norm = file.tensor_f32(p + "q_norm", std::vector<int64_t>{kGateDim});
+      gate.k_norm = file.tensor_f32(p + "k_norm", std::vector<int64_t>{kGateDim});
+      gate.group = (int32_t)bias_shape[1];
+      gate.sinks = (int32_t)sink_shape[1];
+      heads_ = (int32_t)bias_shape[0];
+      dim_ = (int32_t)wq_shape[1];
+      gates_.push_back(std::move(gate));
+    }
+    if (gates_.empty()) throw EngineError(ErrorCode::CorruptFile, c.artefact_path + ": no layers.0.wq");
+    if (model && ((int32_t)gates_.size() != model->n_layers || heads_ != model->n_kv_heads || dim_ != model->hidden ||
+                  gates_[0].group != model->n_heads / model->n_kv_heads))
+      throw EngineError(ErrorCode::CorruptFile, c.artefact_path + ": gates do not match the model's layers / kv-heads / hidden size");
+  }
+  const std::string& name() const override { return name_; }
+  PressKind kind() const override { return PressKind::Other; }
+  double compression_ratio() const override { return ratio_; }
+  void set_compression_ratio(double r) override { ratio_ = r; }
+  bool defers_to_finish() const override { return true; }
+  void begin(int32_t n_layers) override { scores_.assign(n_layers, {}); }
+
+  void compress(LayerView& v, LayerDecision& out) override {
+    out.unchanged = true;
+    if (ratio_ == 0.0) return;
+    if (v.layer >= (int32_t)gates_.size() || heads_ != v.n_kv_heads || dim_ != v.hidden_size)
+      throw EngineError(ErrorCode::CorruptFile, name_ + ": gates do not match the model");
+    const Gate& gate = gates_[v.layer];
+    const int32_t n = v.n, Hk = v.n_kv_heads, D = v.hidden_size, G = gate.group, o = kGateDim, offset = n - v.q;
+    std::vector<float> s((size_t)Hk * n, 1.0f);  // slots without a row of X (none in a prefill) stay kept
+    std::vector<double> qv((size_t)Hk * G * o), kv((size_t)Hk * o);
+    for (int32_t r = 0; r < v.q; ++r) {
+      const float* x = v.hidden + (size_t)r * D;
+      for (int32_t i = 0; i < Hk * G * o; ++i) {
+        double acc = gate.bq[i];
+        for (int32_t c = 0; c < D; ++c) acc += (double)gate.wq[(size_t)i * D + c] * x[c];
+        qv[i] = acc;
+      }
+      for (int32_t i = 0; i < Hk * o; ++i) {
+        double acc = 0;
+        for (int32_t c = 0; c < D; ++c) acc += (double)gate.wk[(size_t)i * D + c] * x[c];
+        kv[i] = acc;
+      }
+      for (int32_t i = 0; i < Hk * G; ++i) rms_norm(qv.data() + (size_t)i * o, gate.q_norm, v);
+      for (int32_t i = 0; i < Hk; ++i) rms_norm(kv.data() + (size_t)i * o, gate.k_norm, v);
+      for (int32_t h = 0; h < Hk; ++h) {
+        double mean = 0;
+        for (int32_t j = 0; j < G; ++j) {
+          const double* q = qv.data() + ((size_t)h * G + j) * o;
+          double logit = 0;
+          for (int32_t c = 0; c < o; ++c) logit += kv[(size_t)h * o + c] * q[c];
+          logit = logit / 4 + gate.bias[(size_t)h * G + j];
+          double denom = 1.0;
+          for (int32_t sidx = 0; sidx < gate.sinks; ++sidx) {
+            const float* kappa = gate.sink_keys.data() + ((size_t)h * gate.sinks + sidx) * o;
+            double sl = 0;
+            for (int32_t c = 0; c < o; ++c) sl += kappa[c] * q[c];
+            denom += std::exp(sl / 4 - logit);
+          }
+          mean += 1.0 / denom / G;
+        }
+        s[(size_t)h * n + offset + r] = (float)mean;
+      }
+    }
+    fill_positions(s, Hk, n, 0, n_sink_, 1.0f);
+    // kvpress's recent-window slice: int(n·ratio) tokens below 32000 else windowSize; a zero-length window
+    // is the slice [-0:], i.e. everything.
+    const int32_t window = n < 32000 ? (int32_t)(n * window_ratio_) : window_size_;
+    fill_positions(s, Hk, n, window == 0 ? 0 : n - window, n, 1.0f);
+    if (v.layer >= (int32_t)scores_.size()) scores_.resize(v.layer + 1);
+    scores_[v.layer] = std::move(s);
+    out.scores = scores_[v.layer];
+  }
+  void finish(std::vector<LayerView>& views, std::vector<LayerDecision>& out) override {
+    for (size_t l = 0; l < views.size(); ++l)
+      if (scores_.size() <= l || scores_[l].size() != (size_t)views[l].n_kv_heads * views[l].n) {
+        out.assign(views.size(), {});
+        for (auto& d : out) d.unchanged = true;
+        return;
+      }
+    allocate_budgets(views, scores_, ratio_, layerwise_, out);
+  }
+
+ private:
+  static void rms_norm(double* x, const std::vector<float>& weight, const LayerView& v) {
+    double ms = 0;
+    for (int32_t c = 0; c < kGateDim; ++c) ms += x[c] * x[c];
+    const double scale = 1.0 / std::sqrt(ms / kGateDim + v.model->config().rms_eps);
+    for (int32_t c = 0; c < kGateDim; ++c) x[c] = x[c] * scale * weight[c];
+  }
+
+  std::string name_;
+  double ratio_;
+  bool layerwise_;
+  int32_t n_sink_, window_size_;
+  double window_ratio_;
+  std::vector<Gate> gates_;
+  int32_t heads_ = 0, dim_ = 0;
+  std::vector<std::vector<float>> scores_;
+};
+
+}  // namespace
+
+std::unique_ptr<Press> make_kvzip(const PressConfig& c, const ModelConfig*) { return std::make_unique<KVzipPress>(c); }
+std::unique_ptr<Press> make_fastkvzip(const PressConfig& c, const ModelConfig* m) { return std::make_unique<FastKVzipPress>(c, m); }
+
+}  // namespace presskv::press
