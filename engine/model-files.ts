@@ -232,13 +232,19 @@ export function hfTensorName(name: string): string | undefined {
 
 type Json = Record<string, unknown>;
 
+/** tokenizer.json of the largest vocabularies is tens of MB; a JSON file far beyond that is not a model file. */
+const MAX_JSON_BYTES = 512 * 1024 * 1024;
+
 async function readJsonFile(path: string, what: string, required: true): Promise<Json>;
 async function readJsonFile(path: string, what: string, required: false): Promise<Json | undefined>;
 async function readJsonFile(path: string, what: string, required: boolean): Promise<Json | undefined> {
   let text: string;
   try {
+    const { size } = await stat(path);
+    if (size > MAX_JSON_BYTES) throw new CorruptModelError(`${what} ${path} is ${size} bytes, more than any real one (limit ${MAX_JSON_BYTES})`);
     text = await readFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof CorruptModelError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !required) return undefined;
     throw new ModelNotFoundError(`Missing ${what}: expected ${path}`, { cause: err });
   }
