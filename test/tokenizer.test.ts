@@ -49,6 +49,47 @@ describe.skipIf(!haveShared)('stories260K (GGUF SentencePiece vocabulary)', () =
     }
   });
 
+  it('matches a plain reference of llama.cpp\'s SentencePiece merge loop on random text', async () => {
+    const g = await readGguf(stories);
+    const pieces = g.metadata['tokenizer.ggml.tokens'] as string[];
+    const scores = g.metadata['tokenizer.ggml.scores'] as number[];
+    const types = g.metadata['tokenizer.ggml.token_type'] as number[];
+    const idOf = new Map(pieces.map((p, id) => [p, id]));
+    // llama.cpp: escape spaces with a space prefix, then repeatedly merge the adjacent pair whose
+    // union is the best-scoring piece (leftmost on ties); leftovers become <0xNN> byte tokens.
+    const reference = (text: string): number[] => {
+      if (text === '') return [];
+      const symbols = Array.from(` ${text}`.replaceAll(' ', '▁'));
+      for (;;) {
+        let best = -1;
+        let bestScore = -Infinity;
+        for (let i = 0; i + 1 < symbols.length; i++) {
+          const id = idOf.get(symbols[i] + symbols[i + 1]);
+          if (id !== undefined && types[id] === 1 && scores[id] > bestScore) {
+            best = i;
+            bestScore = scores[id];
+          }
+        }
+        if (best < 0) break;
+        symbols.splice(best, 2, symbols[best] + symbols[best + 1]);
+      }
+      return symbols.flatMap((sym) => {
+        const id = idOf.get(sym);
+        if (id !== undefined) return [id];
+        return Array.from(utf8(sym), (b) => idOf.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)!);
+      });
+    };
+    const alphabet = 'aaaeeiioouu bcdfghlmnprstwy TLBO.,!?\'"-\n3é日';
+    let seed = 12345;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let n = 0; n < 300; n++) {
+      const len = Math.floor(random() * 40);
+      let text = '';
+      for (let i = 0; i < len; i++) text += alphabet[Math.floor(random() * alphabet.length)];
+      expect(tok.encode(text), JSON.stringify(text)).toEqual(reference(text));
+    }
+  });
+
   it('knows its special tokens and adds BOS only when asked', () => {
     expect(tok.kind).toBe('spm');
     expect(tok.source).toBe('gguf');
