@@ -122,6 +122,23 @@ describe('JSON schema grammar', () => {
     }
   });
 
+  it('the allowed set equals a token-by-token simulation at every step of random walks', () => {
+    const { bytes: vocab } = makeVocabulary(['"a', 'b"', 'x\\n', '"é"', 'abc']);
+    for (const schema of [SCHEMAS.nested, SCHEMAS.freeObject, { type: 'string', minLength: 3 }]) {
+      for (let seed = 1; seed <= 6; seed++) {
+        const random = rng(seed);
+        const m = new GrammarMatcher(jsonGrammar(schema), vocab);
+        for (let step = 0; step < 40; step++) {
+          const { tokenIds, mustEnd } = m.allowedTokens(10_000);
+          if (mustEnd) break;
+          const brute = vocab.map((_, id) => id).filter((id) => m.accepts(id));
+          expect([...tokenIds].sort((a, b) => a - b), m.text).toEqual(brute);
+          m.accept(tokenIds[Math.floor(random() * tokenIds.length)]!);
+        }
+      }
+    }
+  });
+
   it('allows exactly the tokens that keep the text a valid prefix', () => {
     const { bytes: vocab, ids } = makeVocabulary();
     const textOf = (list: number[]) => list.map((t) => Buffer.from(vocab[t]!).toString('latin1')).sort();

@@ -4,6 +4,7 @@
 // for SentencePiece with byte fallback); with such a vocabulary a text that fits never runs out.
 import { InvalidArgumentError } from '../errors.js';
 import { advance, remainingBytes, type State } from './json-automaton.js';
+import { stringSplitFor, type StringSplit } from './string-tokens.js';
 import { tokenTrieFor, type TrieNode } from './token-trie.js';
 
 export interface Grammar {
@@ -26,6 +27,7 @@ const MAX_STATES = 256;
 export class GrammarMatcher {
   private states: State[];
   private readonly trie: TrieNode;
+  private stringSplit: StringSplit | undefined;
   private readonly bytes: number[] = [];
 
   constructor(
@@ -57,7 +59,15 @@ export class GrammarMatcher {
   allowedTokens(tokensLeft: number): AllowedTokens {
     const allowed: number[] = [];
     const closest = { distance: Infinity, tokenIds: [] as number[] };
-    this.collect(this.trie, this.states, tokensLeft - 1, allowed, closest);
+    if (this.states.length === 1 && insideFreeString(this.states[0]!)) {
+      // Inside an unbounded string most of the vocabulary is plain text that keeps the string open and the
+      // distance to the end unchanged: take those tokens wholesale and simulate only the others.
+      this.stringSplit ??= stringSplitFor(this.tokenBytes);
+      const distance = remainingBytes(this.states[0]!);
+      if (distance <= tokensLeft - 1) allowed.push(...this.stringSplit.plainIds);
+      else closest.distance = distance;
+      this.collect(this.stringSplit.otherTrie, this.states, tokensLeft - 1, allowed, closest);
+    } else this.collect(this.trie, this.states, tokensLeft - 1, allowed, closest);
     const canEnd = this.canEnd;
     const tokenIds = allowed.length || canEnd ? allowed : closest.tokenIds;
     return { tokenIds, canEnd, mustEnd: canEnd && tokenIds.length === 0 };
@@ -103,6 +113,12 @@ export class GrammarMatcher {
     this.states = states;
     this.bytes.push(...bytes);
   }
+}
+
+/** The top of the stack is the body of a string with no length limit left to enforce. */
+function insideFreeString(state: State): boolean {
+  const f = state?.frame;
+  return f?.t === 'string' && f.phase === 'body' && f.node.maxLength === Infinity && f.chars >= f.node.minLength;
 }
 
 function advanceAll(states: State[], byte: number): State[] {
