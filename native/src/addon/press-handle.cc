@@ -32,6 +32,60 @@ Napi::Error to_js_error(Napi::Env env, const EngineError& e) {
   return err;
 }
 
+Napi::Float32Array float_array(Napi::Env env, const std::vector<float>& v);
+Napi::Float32Array float_copy(Napi::Env env, const float* data, size_t count);
+Napi::Int32Array int_copy(Napi::Env env, const int32_t* data, size_t count);
+
+// CustomScorerPress's score(layer) called synchronously on the JS thread (scorePressLayer,
+// runPressPipeline). A session running presses on a worker thread needs a blocking ThreadSafeFunction
+// version of this class instead.
+class JsScorer : public press::ExternalScorer {
+ public:
+  JsScorer(Napi::Env env, Napi::Function fn) : env_(env), fn_(Napi::Persistent(fn)) {}
+  void score(const press::LayerView& v, const std::vector<float>& window_queries, int32_t window, std::vector<float>& scores) override {
+    Napi::Object layer = Napi::Object::New(env_);
+    layer.Set("layer", v.layer);
+    layer.Set("nLayers", v.n_layers);
+    layer.Set("n", v.n);
+    layer.Set("q", v.q);
+    layer.Set("nHeads", v.n_heads);
+    layer.Set("nKvHeads", v.n_kv_heads);
+    layer.Set("headDim", v.head_dim);
+    layer.Set("hiddenSize", v.hidden_size);
+    layer.Set("hiddenStates", float_copy(env_, v.hidden, (size_t)v.q * v.hidden_size));
+    layer.Set("keys", float_copy(env_, v.keys, (size_t)v.n_kv_heads * v.n * v.head_dim));
+    layer.Set("values", float_copy(env_, v.values, (size_t)v.n_kv_heads * v.n * v.head_dim));
+    layer.Set("positions", int_copy(env_, v.positions, (size_t)v.n_kv_heads * v.n));
+    layer.Set("windowSize", window);
+    layer.Set("windowQueries", float_array(env_, window_queries));
+    Napi::Value result = fn_.Call({layer});  // a JS exception propagates as Napi::Error
+    std::vector<float> out;
+    if (result.IsTypedArray() && result.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+      Napi::Float32Array a = result.As<Napi::Float32Array>();
+      out.assign(a.Data(), a.Data() + a.ElementLength());
+    } else if (result.IsTypedArray() && result.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
+      Napi::Float64Array a = result.As<Napi::Float64Array>();
+      out.assign(a.Data(), a.Data() + a.ElementLength());
+    } else if (result.IsArray()) {
+      Napi::Array a = result.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i) {
+        Napi::Value x = a.Get(i);
+        if (!x.IsNumber()) bad("CustomScorerPress: score() must return numbers");
+        out.push_back(x.As<Napi::Number>().FloatValue());
+      }
+    } else {
+      bad("CustomScorerPress: score() must return a Float32Array, Float64Array or number[]");
+    }
+    for (float x : out)
+      if (std::isnan(x)) bad("CustomScorerPress: score() returned NaN");
+    scores = std::move(out);
+  }
+
+ private:
+  Napi::Env env_;
+  Napi::FunctionReference fn_;
+};
+
 PressConfig parse_press_config(const Napi::Value& value, int depth) {
   if (depth > 16) bad("press config nested too deeply");
   if (!value.IsObject() || value.IsArray()) bad("press config must be an object { name, options?, press?, presses? }");
@@ -73,6 +127,8 @@ PressConfig parse_press_config(const Napi::Value& value, int depth) {
       }
     }
   }
+  Napi::Value score = obj.Get("score");
+  if (score.IsFunction()) config.external_scorer = std::make_shared<JsScorer>(value.Env(), score.As<Napi::Function>());
   Napi::Value inner = obj.Get("press");
   if (!inner.IsUndefined() && !inner.IsNull()) config.children.push_back(parse_press_config(inner, depth + 1));
   Napi::Value list = obj.Get("presses");
@@ -255,6 +311,19 @@ std::vector<int32_t> parse_positions(const Napi::Value& pos, int32_t Hk, int32_t
 Napi::Int32Array int_array(Napi::Env env, const std::vector<int32_t>& v) {
   Napi::Int32Array arr = Napi::Int32Array::New(env, v.size());
   if (!v.empty()) std::memcpy(arr.Data(), v.data(), v.size() * sizeof(int32_t));
+  return arr;
+}
+
+// Copies: a callback may keep what it receives, and the press's buffers do not outlive the call.
+Napi::Float32Array float_copy(Napi::Env env, const float* data, size_t count) {
+  Napi::Float32Array arr = Napi::Float32Array::New(env, count);
+  if (count) std::memcpy(arr.Data(), data, count * sizeof(float));
+  return arr;
+}
+
+Napi::Int32Array int_copy(Napi::Env env, const int32_t* data, size_t count) {
+  Napi::Int32Array arr = Napi::Int32Array::New(env, count);
+  if (count) std::memcpy(arr.Data(), data, count * sizeof(int32_t));
   return arr;
 }
 

@@ -5,12 +5,26 @@
 // land in `numbers` (true = 1), strings in `strings`, numeric arrays in `lists`. An artefact file path
 // is the option `path` (also accepted: statsPath / artefactPath).
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/errors.h"
 
 namespace presskv::press {
+
+struct LayerView;
+
+// A scorer implemented outside the native library (CustomScorerPress: a TypeScript callback). Gets the
+// layer and the queries of its last `window` rows of X (q-norm + RoPE applied, [H, window, d]) and
+// fills scores [Hk·n], higher = keep. The addon implements it; calls come from the thread running the
+// press, so an implementation over a JS function must marshal to the JS thread when that differs.
+class ExternalScorer {
+ public:
+  virtual ~ExternalScorer() = default;
+  virtual void score(const LayerView& view, const std::vector<float>& window_queries, int32_t window,
+                     std::vector<float>& scores) = 0;
+};
 
 struct PressConfig {
   std::string name;
@@ -19,6 +33,7 @@ struct PressConfig {
   std::map<std::string, std::vector<double>> lists;
   std::vector<PressConfig> children;
   std::string artefact_path;
+  std::shared_ptr<ExternalScorer> external_scorer;  // CustomScorerPress only
 
   bool has(const std::string& key) const { return numbers.count(key) > 0; }
   double number(const std::string& key, double fallback) const {

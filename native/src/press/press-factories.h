@@ -16,6 +16,7 @@ std::unique_ptr<Press> make_streaming_llm(const PressConfig&, const ModelConfig*
 std::unique_ptr<Press> make_qfilter(const PressConfig&, const ModelConfig*);
 std::unique_ptr<Press> make_lagkv(const PressConfig&, const ModelConfig*);
 std::unique_ptr<Press> make_cur(const PressConfig&, const ModelConfig*);
+std::unique_ptr<Press> make_custom_scorer(const PressConfig&, const ModelConfig*);
 // attention-scorers.cc
 std::unique_ptr<Press> make_snapkv(const PressConfig&, const ModelConfig*);
 std::unique_ptr<Press> make_pyramidkv(const PressConfig&, const ModelConfig*);

@@ -16,6 +16,7 @@ const std::map<std::string, PressFactory>& registry() {
       {"QFilterPress", make_qfilter},
       {"LagKVPress", make_lagkv},
       {"CURPress", make_cur},
+      {"CustomScorerPress", make_custom_scorer},
       {"SnapKVPress", make_snapkv},
       {"PyramidKVPress", make_pyramidkv},
       {"TOVAPress", make_tova},

@@ -271,3 +271,33 @@ std::unique_ptr<Press> make_lagkv(const PressConfig& c, const ModelConfig*) { re
 std::unique_ptr<Press> make_cur(const PressConfig& c, const ModelConfig*) { return std::make_unique<CURPress>(c); }
 
 }  // namespace presskv::press
+
+namespace presskv::press {
+namespace {
+
+// CustomScorerPress: scores from an ExternalScorer (a TypeScript callback), selected like any scorer.
+class CustomScorerPress : public ScorerPress {
+ public:
+  explicit CustomScorerPress(const PressConfig& c)
+      : ScorerPress(c), window_((int32_t)c.integer("windowSize", 64, 0)), scorer_(c.external_scorer) {
+    if (!scorer_) invalid(name_, "needs a score(layer) function");
+  }
+  void score(const LayerView& v, std::vector<float>& s) override {
+    const int32_t w = std::min(window_, v.q);
+    const std::vector<float> queries = w > 0 ? window_queries(v, w) : std::vector<float>();
+    s.clear();
+    scorer_->score(v, queries, w, s);
+    if (s.size() != (size_t)v.n_kv_heads * v.n)
+      invalid(name_, "score() returned " + std::to_string(s.size()) + " scores, expected " + std::to_string(v.n_kv_heads * v.n));
+  }
+
+ private:
+  int32_t window_;
+  std::shared_ptr<ExternalScorer> scorer_;
+};
+
+}  // namespace
+
+std::unique_ptr<Press> make_custom_scorer(const PressConfig& c, const ModelConfig*) { return std::make_unique<CustomScorerPress>(c); }
+
+}  // namespace presskv::press
