@@ -530,6 +530,15 @@ function validateSpec(spec: ModelSpec, where: string): void {
   if (!(c.rmsEps > 0) || !(c.ropeTheta > 0)) throw new CorruptModelError(`Model ${where}: rms eps and rope theta must be positive`);
 
   const byName = new Map(spec.tensors.map((t) => [t.name, t]));
+  // Biases the forward pass has no place for would be silently ignored: refuse them instead.
+  const extraBias = spec.tensors.find(
+    (t) => /^blk\.\d+\.(attn_output|ffn_gate|ffn_up|ffn_down)\.bias$/.test(t.name) || (!c.qkvBias && /^blk\.\d+\.attn_[qkv]\.bias$/.test(t.name)),
+  );
+  if (extraBias) {
+    throw new UnsupportedArchitectureError(
+      `Model ${where} has tensor "${extraBias.name}": biases other than qwen2-style q/k/v biases are not supported`,
+    );
+  }
   const expect = (name: string, shape: number[]) => {
     const t = byName.get(name);
     if (!t) throw new CorruptModelError(`Model ${where} is missing tensor "${name}"`);

@@ -465,6 +465,17 @@ describe('readModelFiles: HF directories', () => {
     await expect(readModelFiles(wrong)).rejects.toThrow(/"blk.0.ffn_gate.weight" has shape \[12, 8\], expected \[10, 8\]/);
     const missingBias = await hfDir('qwen2', TINY, {});
     await expect(readModelFiles(missingBias)).rejects.toThrow(/missing tensor "blk.0.attn_q.bias"/);
+    const mlpBias = await hfDir('llama', TINY, {});
+    await writeFile(
+      join(mlpBias, 'model.safetensors'),
+      buildSafetensors(
+        Object.fromEntries([
+          ...modelTensors(TINY, {}).map(([name, shape]): [string, SafetensorsEntry] => [hfName(name), { dtype: 'F32', shape }]),
+          ['model.layers.0.mlp.down_proj.bias', { dtype: 'F32', shape: [TINY.hidden] }],
+        ]),
+      ),
+    );
+    await expect(readModelFiles(mlpBias)).rejects.toThrow(/"blk.0.ffn_down.bias": biases other than qwen2-style/);
     const yarn = await hfDir('qwen3', TINY, { qkNorm: true, config: { rope_scaling: { rope_type: 'yarn', factor: 4 } } });
     await expect(readModelFiles(yarn)).rejects.toThrow(UnsupportedArchitectureError);
   });
