@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   'make-model': { summary: 'write a random-weight model for tests and benchmarks', load: async () => (await import('./make-model.js')).runMakeModel },
   bench: { summary: 'measure prefill/decode speed beside llama.cpp', load: async () => (await import('./bench.js')).runBench },
   presses: { summary: 'list the KV-cache presses and their options', load: async () => (await import('./presses.js')).runPressesCommand },
+  serve: { summary: 'serve a model over HTTP (OpenAI-compatible, with /v1/contexts)', load: async () => (await import('./serve.js')).runServe },
 };
 
 export const USAGE = `presskv <command> [options]   (presskv <command> --help for its options)
