@@ -73,6 +73,24 @@ describe.skipIf(!haveStories)('raw completion model (stories260K)', () => {
     expect(next.usage.outputTokens).toBe(8);
   });
 
+  it('maps stop sequences, seeds and penalties; generateText rejects when aborted', async () => {
+    const model = provider(storiesPath);
+    const stopped = await generateText({ model, prompt: 'Once upon a time', temperature: 0, maxOutputTokens: 48, stopSequences: ['Lily'] });
+    expect(stopped.text).toBe(', there was a little girl named ');
+    expect(stopped.finishReason).toBe('stop');
+    const sampled = (seed: number) =>
+      generateText({ model, prompt: 'Once upon a time', temperature: 1, topK: 40, topP: 0.9, seed, maxOutputTokens: 24, providerOptions: { presskv: { minP: 0.02, repetitionPenalty: 1.1 } } });
+    const [a, b, c] = await Promise.all([sampled(7), sampled(7), sampled(8)]);
+    expect(a.text).toBe(b.text);
+    expect(a.text).not.toBe(c.text);
+
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const aborted = await generateText({ model, prompt: 'Once upon a time', temperature: 0, maxOutputTokens: 1500, abortSignal: controller.signal }).catch((e) => e);
+    expect(aborted).toBeInstanceOf(Error);
+    expect(aborted.name).toBe('AbortError');
+  });
+
   it('reports ignored settings as warnings and rejects invalid provider options', async () => {
     const model = provider(storiesPath);
     const result = await generateText({ model, prompt: 'Once', maxOutputTokens: 2, temperature: 0, headers: { 'x-test': '1' } });
@@ -169,6 +187,22 @@ describe('tiny models with chat templates', () => {
     expect(typeof (toolCalls[0]!.input as { city: unknown }).city).toBe('string');
     expect(parts).toContain('tool-call');
     expect(await streamed.finishReason).toBe('tool-calls');
+  });
+
+  it('enableThinking reaches the template; constrainToolCalls forces a call under toolChoice auto', async () => {
+    const model = provider(qwen);
+    const off = await generateText({ model, prompt: 'hi', maxOutputTokens: 1, providerOptions: { presskv: { enableThinking: false } } });
+    expect((off.request.body as { prompt: string }).prompt.endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n')).toBe(true);
+    const forced = await generateText({
+      model,
+      prompt: 'Weather in Paris?',
+      maxOutputTokens: 64,
+      seed: 5,
+      tools: { weather: tool({ inputSchema: z.object({ city: z.string() }) }) },
+      providerOptions: { presskv: { constrainToolCalls: true } },
+    });
+    expect(forced.toolCalls.map((c) => c.toolName)).toEqual(['weather']);
+    expect(forced.finishReason).toBe('tool-calls');
   });
 
   it('JSON output parses and matches the schema', async () => {
