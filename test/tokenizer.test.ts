@@ -5,6 +5,7 @@ import { InvalidArgumentError, UnsupportedArchitectureError } from '../engine/er
 import { GgufValueType, readGguf, type GgufValue } from '../engine/gguf.js';
 import { readModelFiles, type ModelFiles } from '../engine/model-files.js';
 import { loadTokenizer, type TextTokenizer } from '../engine/tokenizer.js';
+import { ggufTokenizerDefinition } from '../engine/tokenizer-gguf.js';
 
 const models = fileURLToPath(new URL('../../shared/models/', import.meta.url));
 const stories = `${models}stories260K.gguf`;
@@ -119,6 +120,28 @@ describe.skipIf(!haveShared)('stories260K (GGUF SentencePiece vocabulary)', () =
     // The SentencePiece space prefix is the only difference between the bytes and the text.
     expect(concatBytes(tok, ids).toString()).toBe(` ${text}`);
     expect(tok.decode(ids)).toBe(text);
+  });
+
+  it('the same vocabulary as an HF Llama-style tokenizer.json behaves identically', async () => {
+    const g = await readGguf(stories);
+    const def = ggufTokenizerDefinition(g.metadata);
+    const bosPiece = tok.tokenPiece(1);
+    const json = {
+      ...def.tokenizerJson,
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: bosPiece, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [],
+        special_tokens: { [bosPiece]: { id: bosPiece, ids: [1], tokens: [bosPiece] } },
+      },
+    };
+    const hf = await loadTokenizer(filesFor({ kind: 'hf-json', tokenizerJson: json, tokenizerConfig: { bos_token: '<s>', eos_token: '</s>' } }));
+    expect(hf.kind).toBe('spm');
+    expect([hf.bosTokenId, hf.eosTokenIds, hf.addBos]).toEqual([1, [2], true]);
+    for (const text of ['Once upon a time', ' Tom\'s 日本 dog!', '']) {
+      expect(hf.encode(text, { addSpecialTokens: true })).toEqual(tok.encode(text, { addSpecialTokens: true }));
+    }
+    for (let id = 0; id < tok.vocabSize; id++) expect(hf.tokenBytes(id)).toEqual(tok.tokenBytes(id));
   });
 
   it('rejects ids outside the vocabulary with InvalidArgumentError', () => {
