@@ -1,6 +1,6 @@
 // Runs a prepared call on the engine: free generation through Model.generate, or constrained decoding
 // step by step on a session (sample among the grammar's allowed tokens, then append the token).
-import { AbortedError } from '../engine/errors.js';
+import { AbortedError, ContextOverflowError } from '../engine/errors.js';
 import { constrainedDecode } from '../engine/constrained/constrained-decode.js';
 import { GrammarMatcher } from '../engine/constrained/grammar-matcher.js';
 import type { Model } from '../engine/model.js';
@@ -40,6 +40,14 @@ export async function runCall(model: Model, call: PreparedCall, options: RunOpti
 }
 
 async function runConstrained(model: Model, call: PreparedCall, options: RunOptions): Promise<GenerateResult> {
+  const room = model.contextLength - call.promptTokenIds.length;
+  if (room < 1) {
+    throw new ContextOverflowError(
+      `The prompt has ${call.promptTokenIds.length} tokens, which leaves no room in the context window of ${model.contextLength} tokens.`,
+    );
+  }
+  // The grammar closes the text within the budget, so the budget must be what really fits.
+  const maxTokens = Math.min(call.maxTokens, room);
   const session = model.createSession();
   const abort = () => session.abort();
   options.signal?.addEventListener('abort', abort, { once: true });
@@ -59,7 +67,7 @@ async function runConstrained(model: Model, call: PreparedCall, options: RunOpti
     let unevaluated: number | undefined;
     const result = await constrainedDecode({
       matcher,
-      maxTokens: call.maxTokens,
+      maxTokens,
       endTokenIds: model.info.eosTokenIds,
       signal: options.signal,
       pick: async (allowed) => {
