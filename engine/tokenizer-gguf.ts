@@ -172,7 +172,7 @@ function spmDefinition(metadata: Record<string, GgufValue>, tokens: string[], ty
       (t) => t === GgufTokenType.CONTROL || t === GgufTokenType.UNKNOWN,
     ),
     normalizer: { type: 'Sequence', normalizers },
-    pre_tokenizer: null,
+    pre_tokenizer: spmWordSplit(tokens, types, mergeable),
     post_processor: null,
     decoder: {
       type: 'Sequence',
@@ -206,6 +206,18 @@ function spmDefinition(metadata: Record<string, GgufValue>, tokens: string[], ty
     eosTokenId,
     tokenTypes: types,
   };
+}
+
+/**
+ * Splitting the escaped text into "▁-run + word" chunks changes nothing when no piece has a ▁ after
+ * another character (SentencePiece's split_by_whitespace vocabularies): no merge can then cross a chunk
+ * boundary. It turns one BPE over the whole text into many short, cacheable ones, which is what makes
+ * long documents fast. Vocabularies that break the rule keep the whole-text merge.
+ */
+function spmWordSplit(tokens: string[], types: number[], mergeable: (type: number) => boolean): Record<string, unknown> | null {
+  const crossesWords = tokens.some((piece, id) => mergeable(types[id]) && /[^▁]▁/.test(piece));
+  if (crossesWords) return null;
+  return { type: 'Split', pattern: { Regex: '▁+[^▁]*|[^▁]+' }, behavior: 'Isolated', invert: false };
 }
 
 function byteLevelDefinition(metadata: Record<string, GgufValue>, tokens: string[], types: number[]): GgufTokenizerDefinition {

@@ -84,7 +84,7 @@ describe.skipIf(!haveShared)('stories260K (GGUF SentencePiece vocabulary)', () =
     let seed = 12345;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let n = 0; n < 300; n++) {
-      const len = Math.floor(random() * 40);
+      const len = Math.floor(random() * 120);
       let text = '';
       for (let i = 0; i < len; i++) text += alphabet[Math.floor(random() * alphabet.length)];
       expect(tok.encode(text), JSON.stringify(text)).toEqual(reference(text));
@@ -203,6 +203,66 @@ describe.skipIf(vocabFiles.length === 0)('llama.cpp test-tokenizer-0 vocabularie
     expect(tok.encode('a<|endoftext|>b')).toEqual([64, 50256, 65]);
     expect(tok.encode('a<|endoftext|>b', { parseSpecialTokens: false })).not.toContain(50256);
     expect(tok.decode([64, 50256, 65], { skipSpecialTokens: true })).toBe('ab');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic SentencePiece vocabularies
+
+function spmMetadata(normal: Array<[string, number]>, extra: Record<string, GgufValue> = {}): Record<string, GgufValue> {
+  const tokens = ['<unk>', '<s>', '</s>'];
+  const types = [2, 3, 3];
+  const scores = [0, 0, 0];
+  for (let b = 0; b < 256; b++) {
+    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+    types.push(6);
+    scores.push(0);
+  }
+  for (const [piece, score] of normal) {
+    tokens.push(piece);
+    types.push(1);
+    scores.push(score);
+  }
+  return {
+    'tokenizer.ggml.model': 'llama',
+    'tokenizer.ggml.tokens': tokens,
+    'tokenizer.ggml.token_type': types,
+    'tokenizer.ggml.scores': scores,
+    'tokenizer.ggml.unknown_token_id': 0,
+    'tokenizer.ggml.bos_token_id': 1,
+    'tokenizer.ggml.eos_token_id': 2,
+    ...extra,
+  };
+}
+
+describe('GGUF SentencePiece vocabularies', () => {
+  const chars: Array<[string, number]> = [...'▁abc'].map((c, i) => [c, -100 - i]);
+  const piecesOf = (tok: TextTokenizer, text: string) => tok.encode(text).map((id) => tok.tokenPiece(id));
+
+  it('merges by score, best first, whatever the order of the pieces in the vocabulary', async () => {
+    const meta = spmMetadata([...chars, ['bc', -2], ['ab', -1], ['▁a', -50]]);
+    const tok = await loadTokenizer(filesFor({ kind: 'gguf', metadata: meta }));
+    // "▁abc": ab (-1) beats bc (-2) and ▁a (-50), so the result is ▁ ab c.
+    expect(piecesOf(tok, 'abc')).toEqual(['▁', 'ab', 'c']);
+    const bcFirst = spmMetadata([...chars, ['bc', -1], ['ab', -2], ['▁a', -50]]);
+    expect(piecesOf(await loadTokenizer(filesFor({ kind: 'gguf', metadata: bcFirst })), 'abc')).toEqual(['▁a', 'bc']);
+  });
+
+  it('merges across words when the vocabulary has pieces that span a space', async () => {
+    const spanning = spmMetadata([...chars, ['a▁', -3], ['a▁b', -2]]);
+    const tok = await loadTokenizer(filesFor({ kind: 'gguf', metadata: spanning }));
+    expect(piecesOf(tok, 'a b')).toEqual(['▁', 'a▁b']);
+    const words = spmMetadata([...chars, ['▁b', -3]]);
+    expect(piecesOf(await loadTokenizer(filesFor({ kind: 'gguf', metadata: words })), 'a b')).toEqual(['▁', 'a', '▁b']);
+  });
+
+  it('honours tokenizer.ggml.add_space_prefix = false and add_bos_token = false', async () => {
+    const meta = spmMetadata([...chars, ['▁a', -1]], { 'tokenizer.ggml.add_space_prefix': false, 'tokenizer.ggml.add_bos_token': false });
+    const tok = await loadTokenizer(filesFor({ kind: 'gguf', metadata: meta }));
+    expect(piecesOf(tok, 'a a')).toEqual(['a', '▁a']);
+    expect(tok.addBos).toBe(false);
+    expect(tok.encode('a', { addSpecialTokens: true })).toEqual(tok.encode('a'));
+    expect(tok.decode(tok.encode('a a'))).toBe('a a');
   });
 });
 
