@@ -42,14 +42,7 @@ function* fill(
   const capacity = out.length;
   for (let done = 0; done < total; ) {
     const n = Math.min(capacity, total - done);
-    let i = 0;
-    // Each 32-bit draw supplies two 16-bit table indices.
-    for (; i + 1 < n; i += 2) {
-      const r = rng.nextUint32();
-      out[i] = table[r & 0xffff];
-      out[i + 1] = table[r >>> 16];
-    }
-    if (i < n) out[i] = table[rng.nextUint32() & 0xffff];
+    rng.fillFromTable(out, table, n);
     done += n;
     yield new Uint8Array(buffer, 0, n * elementBytes);
   }
