@@ -1,0 +1,217 @@
+// contextCacheMiddleware({ store, context | contextId }): puts a context (a document, a system prompt) before
+// every call's prompt and answers from its stored — and, with a press, compressed — KV cache, so each call
+// prefills only its own messages. Usage reports the reuse the way hosted providers report prompt caching
+// (inputTokens.cacheRead / cacheWrite) and providerMetadata.presskv = { contextId, tokensBefore, tokensAfter,
+// bytes, cacheHit, prefillMs }.
+//
+// Calls the store cannot serve — JSON output, tools, or a chat template that renders the context differently
+// once the call's messages follow — run through the wrapped model unchanged (the context is still in their
+// prompt, so the answer is the same; only the reuse is lost), and say so in providerMetadata.presskv.
+import { randomUUID } from 'node:crypto';
+import type {
+  LanguageModelV3CallOptions,
+  LanguageModelV3Content,
+  LanguageModelV3GenerateResult,
+  LanguageModelV3Message,
+  LanguageModelV3Middleware,
+  LanguageModelV3StreamPart,
+  LanguageModelV3Usage,
+} from '@ai-sdk/provider';
+import type { ChatMessage } from '../engine/chat-template.js';
+import type { ContextGenerateResult, ContextStore } from '../engine/context-store.js';
+import { InvalidArgumentError } from '../engine/errors.js';
+import type { PressSpec } from '../engine/presses/base.js';
+import { mapFinishReason } from '../provider/finish-reason.js';
+import { OutputSegmenter, type Segment } from '../provider/output-segments.js';
+import { prepareCall, type PreparedCall } from '../provider/prepare-call.js';
+import { cacheContext, type CachedContext } from './cache-context.js';
+
+export interface ContextCacheMiddlewareOptions {
+  /** Where the context's KV cache lives: `new ContextStore(await provider.loadModel(id), options)`. */
+  store: ContextStore;
+  /** The context: a text (it becomes the system message) or chat messages. Stored on first use. */
+  context?: string | ChatMessage[];
+  /** Or a context stored before (cacheContext, or the server's /v1/contexts). */
+  contextId?: string;
+  /** Press that compresses `context` when it is stored. */
+  press?: PressSpec;
+  /** TTL of `context` once stored, in seconds. */
+  ttlSeconds?: number;
+}
+
+export function contextCacheMiddleware(options: ContextCacheMiddlewareOptions): LanguageModelV3Middleware {
+  const { store } = options;
+  if (!store || typeof store.generate !== 'function') throw new InvalidArgumentError('contextCacheMiddleware needs a ContextStore as `store`');
+  if ((options.context === undefined) === (options.contextId === undefined)) {
+    throw new InvalidArgumentError('contextCacheMiddleware needs exactly one of `context` or `contextId`');
+  }
+  let stored: Promise<CachedContext> | undefined;
+  // Stored once and reused; a failure (bad press, a deleted id) is reported by the call and retried by the next.
+  const context = (): Promise<CachedContext> => {
+    stored ??= (
+      options.contextId !== undefined
+        ? contextById(store, options.contextId)
+        : cacheContext(store, { context: options.context!, press: options.press, ttlSeconds: options.ttlSeconds })
+    ).catch((err: unknown) => {
+      stored = undefined;
+      throw err;
+    });
+    return stored;
+  };
+
+  return {
+    specificationVersion: 'v3',
+    transformParams: async ({ params }) => {
+      const ctx = await context();
+      return { ...params, prompt: [...ctx.messages.map(toPromptMessage), ...params.prompt] };
+    },
+    wrapGenerate: async ({ doGenerate, params }) => {
+      const ctx = await context();
+      const plan = planCall(store, ctx, params);
+      if ('skip' in plan) return withSkipNote(await doGenerate(), ctx, plan.skip);
+      const result = await store.generate(ctx.id, plan.question, generateOptions(plan.call, params.abortSignal));
+      if (result.finishReason === 'abort') params.abortSignal?.throwIfAborted();
+      const segmenter = segmenterOf(plan.call);
+      const content: LanguageModelV3Content[] = [];
+      for (const s of [...segmenter.push(result.text), ...segmenter.end()]) {
+        if (s.kind === 'text') content.push({ type: 'text', text: s.text });
+        else if (s.kind === 'reasoning') content.push({ type: 'reasoning', text: s.text });
+      }
+      return {
+        content,
+        finishReason: mapFinishReason(result.finishReason, result.rawFinishReason, false),
+        usage: usageOf(result, ctx),
+        providerMetadata: { presskv: metadataOf(result, ctx) },
+        request: { body: { contextId: ctx.id, questionTokens: plan.question.length } },
+        response: { id: `presskv-${randomUUID()}`, timestamp: new Date() },
+        warnings: plan.call.warnings,
+      } satisfies LanguageModelV3GenerateResult;
+    },
+    wrapStream: async ({ doStream, params }) => {
+      const ctx = await context();
+      const plan = planCall(store, ctx, params);
+      if ('skip' in plan) return doStream();
+      const { call, question } = plan;
+      const stream = new ReadableStream<LanguageModelV3StreamPart>({
+        start: (controller) => {
+          controller.enqueue({ type: 'stream-start', warnings: call.warnings });
+          controller.enqueue({ type: 'response-metadata', id: `presskv-${randomUUID()}`, timestamp: new Date() });
+          const segmenter = segmenterOf(call);
+          let open: { kind: 'text' | 'reasoning'; id: string } | null = null;
+          let blocks = 0;
+          const close = () => {
+            if (open) controller.enqueue({ type: open.kind === 'text' ? 'text-end' : 'reasoning-end', id: open.id });
+            open = null;
+          };
+          const emit = (segments: Segment[]) => {
+            for (const s of segments) {
+              if (s.kind === 'tool-call') continue;
+              if (open?.kind !== s.kind) {
+                close();
+                open = { kind: s.kind, id: String(blocks++) };
+                controller.enqueue({ type: s.kind === 'text' ? 'text-start' : 'reasoning-start', id: open.id });
+              }
+              controller.enqueue({ type: s.kind === 'text' ? 'text-delta' : 'reasoning-delta', id: open.id, delta: s.text });
+            }
+          };
+          store.generate(ctx.id, question, { ...generateOptions(call, params.abortSignal), onText: (delta) => emit(segmenter.push(delta)) }).then(
+            (result) => {
+              emit(segmenter.end());
+              close();
+              controller.enqueue({
+                type: 'finish',
+                finishReason: mapFinishReason(result.finishReason, result.rawFinishReason, false),
+                usage: usageOf(result, ctx),
+                providerMetadata: { presskv: metadataOf(result, ctx) },
+              });
+              controller.close();
+            },
+            (error: unknown) => {
+              close();
+              controller.enqueue({ type: 'error', error });
+              controller.close();
+            },
+          );
+        },
+      });
+      return { stream, request: { body: { contextId: ctx.id, questionTokens: question.length } } };
+    },
+  };
+}
+
+async function contextById(store: ContextStore, id: string): Promise<CachedContext> {
+  const info = await store.get(id);
+  const meta = info.meta as { messages?: ChatMessage[]; text?: string } | null;
+  if (!meta || !Array.isArray(meta.messages) || typeof meta.text !== 'string') {
+    throw new InvalidArgumentError(`Context ${id} was stored from raw token ids, so there are no messages to put before a call's prompt`);
+  }
+  return { ...info, messages: meta.messages, text: meta.text, created: false };
+}
+
+type Plan = { call: PreparedCall; question: number[] } | { skip: string };
+
+/** The call's prompt (context messages already in front) split into [stored context | question tokens]. */
+function planCall(store: ContextStore, ctx: CachedContext, params: LanguageModelV3CallOptions): Plan {
+  const call = prepareCall(store.model, params);
+  if (call.grammar) return { skip: 'constrained output (JSON or a forced tool call) runs on the model directly' };
+  if (call.toolNames.size > 0) return { skip: 'calls with tools run on the model directly' };
+  if (!call.promptText.startsWith(ctx.text)) return { skip: "the chat template renders the context differently when the call's messages follow it" };
+  const rest = call.promptText.slice(ctx.text.length);
+  const question = rest ? store.model.tokenizer.encode(rest, { addSpecialTokens: false }) : [];
+  return { call, question };
+}
+
+function generateOptions(call: PreparedCall, signal: AbortSignal | undefined) {
+  return {
+    ...call.sampling,
+    maxTokens: Math.max(1, call.maxTokens),
+    stopSequences: call.stopSequences.length ? call.stopSequences : undefined,
+    signal,
+  };
+}
+
+function segmenterOf(call: PreparedCall): OutputSegmenter {
+  return new OutputSegmenter({ thinking: call.thinking, startInReasoning: call.startInReasoning, toolCalls: false });
+}
+
+function usageOf(result: ContextGenerateResult, ctx: CachedContext): LanguageModelV3Usage {
+  const total = result.usage.inputTokens;
+  // The call that stored the context wrote it; every later call reads it (hosted providers report the same way).
+  const cacheRead = ctx.created && !ctx.reported ? 0 : result.context.cachedTokens;
+  const cacheWrite = ctx.created && !ctx.reported ? result.context.tokensBefore : result.context.cacheHit ? 0 : result.context.tokensBefore;
+  ctx.reported = true;
+  const output = result.usage.outputTokens;
+  return {
+    inputTokens: { total, noCache: total - cacheRead, cacheRead, cacheWrite },
+    outputTokens: { total: output, text: output, reasoning: 0 },
+  };
+}
+
+function metadataOf(result: ContextGenerateResult, ctx: CachedContext) {
+  return {
+    contextId: ctx.id,
+    tokensBefore: result.context.tokensBefore,
+    tokensAfter: result.context.tokensAfter,
+    bytes: result.context.bytes,
+    cacheHit: result.context.cacheHit,
+    prefillMs: result.context.prefillMs,
+    compressed: ctx.compressed,
+  };
+}
+
+function withSkipNote(result: LanguageModelV3GenerateResult, ctx: CachedContext, why: string): LanguageModelV3GenerateResult {
+  return {
+    ...result,
+    providerMetadata: { ...result.providerMetadata, presskv: { ...(result.providerMetadata?.presskv ?? {}), contextId: ctx.id, cacheHit: false, cacheSkipped: why } },
+  };
+}
+
+/** A chat message as an AI SDK prompt message (the provider turns it back into the same chat message). */
+function toPromptMessage(message: ChatMessage): LanguageModelV3Message {
+  const text = message.content ?? '';
+  if (message.role === 'system') return { role: 'system', content: text };
+  if (message.role === 'assistant') return { role: 'assistant', content: [{ type: 'text', text }] };
+  return { role: 'user', content: [{ type: 'text', text }] };
+}
+
+

@@ -1,0 +1,83 @@
+// contextCacheMiddleware with the AI SDK: a context stored once answers generateText / streamText exactly as
+// the same prompt without the middleware does, reports cacheWrite on the storing call and cacheRead after,
+// and fills providerMetadata.presskv; contextId names a context stored with cacheContext.
+import { generateText, streamText, wrapLanguageModel } from 'ai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ContextStore } from '../engine/context-store.js';
+import { cacheContext } from '../middleware/cache-context.js';
+import { contextCacheMiddleware } from '../middleware/context-cache-middleware.js';
+import { createPressKV, type PressKVProvider } from '../provider/create-presskv.js';
+import { tinyModelPath } from './helpers/tiny-models.js';
+
+(globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
+
+let provider: PressKVProvider;
+let modelPath: string;
+let store: ContextStore;
+const doc = 'Marta grew tomatoes, beans and tall yellow sunflowers behind the old mill. '.repeat(10);
+
+beforeAll(async () => {
+  modelPath = await tinyModelPath({ arch: 'qwen3', format: 'gguf' });
+  provider = createPressKV({ threads: 1 });
+  store = new ContextStore(await provider.loadModel(modelPath));
+});
+afterAll(async () => {
+  await store?.dispose();
+  provider?.dispose();
+});
+
+describe('contextCacheMiddleware', () => {
+  it('answers as the plain model does with the context in the prompt, writing the cache once and reading it after', async () => {
+    const plain = provider(modelPath);
+    const cached = wrapLanguageModel({ model: plain, middleware: contextCacheMiddleware({ store, context: doc }) });
+    const ask = { prompt: 'What grew behind the mill?', maxOutputTokens: 10, temperature: 0 };
+
+    const reference = await generateText({ model: plain, system: doc, ...ask });
+    const first = await generateText({ model: cached, ...ask });
+    const second = await generateText({ model: cached, ...ask });
+    expect(reference.text.length).toBeGreaterThan(0);
+    expect(first.text).toBe(reference.text);
+    expect(second.text).toBe(reference.text);
+    expect(first.usage.inputTokens).toBe(reference.usage.inputTokens);
+
+    const meta = first.providerMetadata!.presskv as Record<string, unknown>;
+    const n = meta.tokensBefore as number;
+    expect(n).toBeGreaterThan(100);
+    expect(meta).toMatchObject({ contextId: expect.stringMatching(/^ctx_/), tokensAfter: n, cacheHit: true, compressed: false });
+    expect(first.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: n, cacheReadTokens: 0 });
+    expect(second.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: 0, cacheReadTokens: n - 1 });
+    expect(second.usage.inputTokenDetails.noCacheTokens).toBe(reference.usage.inputTokens! - (n - 1));
+  });
+
+  it('streams the same text, with the presskv metadata on finish', async () => {
+    const cached = wrapLanguageModel({ model: provider(modelPath), middleware: contextCacheMiddleware({ store, context: doc }) });
+    const ask = { prompt: 'Tell me about the sunflowers.', maxOutputTokens: 12, temperature: 0 };
+    const whole = await generateText({ model: cached, ...ask });
+    const streamed = streamText({ model: cached, ...ask });
+    const deltas: string[] = [];
+    for await (const delta of streamed.textStream) deltas.push(delta);
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.join('')).toBe(whole.text);
+    expect(((await streamed.providerMetadata)!.presskv as Record<string, unknown>).contextId).toBe((whole.providerMetadata!.presskv as Record<string, unknown>).contextId);
+    expect((await streamed.usage).inputTokenDetails.cacheReadTokens).toBeGreaterThan(0);
+  });
+
+  it('uses a context stored with cacheContext by id', async () => {
+    const stored = await cacheContext(store, { messages: [{ role: 'system', content: 'You answer about rivers. The Loire is long.' }], name: 'rivers' });
+    expect(stored).toMatchObject({ name: 'rivers', created: true, tokensAfter: stored.tokensBefore });
+    const byId = wrapLanguageModel({ model: provider(modelPath), middleware: contextCacheMiddleware({ store, contextId: stored.id }) });
+    const ask = { prompt: 'Which river is long?', maxOutputTokens: 8, temperature: 0 };
+    const result = await generateText({ model: byId, ...ask });
+    const reference = await generateText({ model: provider(modelPath), system: 'You answer about rivers. The Loire is long.', ...ask });
+    expect(result.text).toBe(reference.text);
+    expect((result.providerMetadata!.presskv as Record<string, unknown>).contextId).toBe(stored.id);
+    expect(result.usage.inputTokenDetails.cacheReadTokens).toBe(stored.tokensBefore - 1);
+  });
+
+  it('rejects a missing or doubled context and an unknown id with clear errors', async () => {
+    expect(() => contextCacheMiddleware({ store } as never)).toThrow(/exactly one of/);
+    expect(() => contextCacheMiddleware({ store, context: 'a', contextId: 'b' })).toThrow(/exactly one of/);
+    const unknown = wrapLanguageModel({ model: provider(modelPath), middleware: contextCacheMiddleware({ store, contextId: `ctx_${'f'.repeat(32)}` }) });
+    await expect(generateText({ model: unknown, prompt: 'x', maxOutputTokens: 2 })).rejects.toThrow(/No stored context has the id/);
+  });
+});
