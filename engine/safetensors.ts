@@ -12,6 +12,33 @@ export const SAFETENSORS_SUPPORTED_DTYPES: Readonly<Record<string, { dtype: Weig
   BF16: { dtype: 'bf16', bytes: 2 },
 };
 
+/** Element sizes of every safetensors dtype (for validating files whose readers accept more than weights). */
+export const SAFETENSORS_DTYPE_BYTES: Readonly<Record<string, number>> = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
+};
+
+export interface ReadSafetensorsOptions {
+  /**
+   * Dtypes to accept (default: F32, F16, BF16, the weight dtypes). Artefact files (press statistics,
+   * patterns) may allow others from SAFETENSORS_DTYPE_BYTES; anything outside is UnsupportedDtypeError.
+   */
+  acceptDtypes?: readonly string[];
+}
+
 /** safetensors' own limit on the JSON header (100 MB); anything larger is a lying length. */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
@@ -36,7 +63,8 @@ export interface SafetensorsHeader {
   tensors: SafetensorsTensor[];
 }
 
-export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+export async function readSafetensorsHeader(path: string, options: ReadSafetensorsOptions = {}): Promise<SafetensorsHeader> {
+  const accept = options.acceptDtypes ?? Object.keys(SAFETENSORS_SUPPORTED_DTYPES);
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -79,7 +107,7 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
         }
         continue;
       }
-      tensors.push(parseTensorEntry(name, entry, dataOffset, dataSize, path, corrupt));
+      tensors.push(parseTensorEntry(name, entry, dataOffset, dataSize, path, accept, corrupt));
     }
 
     const byOffset = [...tensors].sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0]);
@@ -102,6 +130,7 @@ function parseTensorEntry(
   dataOffset: number,
   dataSize: number,
   path: string,
+  accept: readonly string[],
   corrupt: (what: string) => CorruptModelError,
 ): SafetensorsTensor {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw corrupt(`entry for tensor "${name}" is not an object`);
@@ -118,10 +147,10 @@ function parseTensorEntry(
   ) {
     throw corrupt(`tensor "${name}" has invalid data_offsets ${JSON.stringify(data_offsets)}`);
   }
-  const supported = SAFETENSORS_SUPPORTED_DTYPES[dtype];
-  if (!supported) {
+  const elementBytes = SAFETENSORS_DTYPE_BYTES[dtype];
+  if (elementBytes === undefined || !accept.includes(dtype)) {
     throw new UnsupportedDtypeError(
-      `safetensors file ${path}: tensor "${name}" has dtype ${dtype}, which is not supported; supported: ${Object.keys(SAFETENSORS_SUPPORTED_DTYPES).join(', ')}`,
+      `safetensors file ${path}: tensor "${name}" has dtype ${dtype}, which is not supported; supported: ${accept.join(', ')}`,
     );
   }
   const [begin, end] = data_offsets as [number, number];
@@ -129,7 +158,7 @@ function parseTensorEntry(
     throw corrupt(`data of tensor "${name}" (data_offsets [${begin}, ${end}]) runs past the end of the file (data section is ${dataSize} bytes)`);
   }
   const elements = (shape as number[]).reduce((a, b) => a * b, 1);
-  const expected = elements * supported.bytes;
+  const expected = elements * elementBytes;
   if (end - begin !== expected) {
     throw corrupt(
       `tensor "${name}" ${dtype}[${(shape as number[]).join(', ')}] needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,

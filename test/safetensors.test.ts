@@ -98,6 +98,22 @@ describe('readSafetensorsHeader', () => {
     await expectError(buildSafetensors({ q: { dtype: 'F8_E4M3', shape: [3] } }), UnsupportedDtypeError, /F8_E4M3/);
   });
 
+  it('artefact readers can accept more dtypes, still size-checked', async () => {
+    const buf = buildSafetensors({ ids: { dtype: 'I64', shape: [3] }, mean: { dtype: 'F32', shape: [2] } });
+    const p = await writeTemp(buf);
+    const h = await readSafetensorsHeader(p, { acceptDtypes: ['I64', 'F32'] });
+    expect(h.tensors.map((t) => [t.name, t.dtype, t.nbytes])).toEqual([
+      ['ids', 'I64', 24],
+      ['mean', 'F32', 8],
+    ]);
+    await expect(readSafetensorsHeader(p, { acceptDtypes: ['F32'] })).rejects.toThrow(/dtype I64.*supported: F32$/);
+    const wrongSize = buildSafetensors({ ids: { dtype: 'I64', shape: [3], data: Buffer.alloc(12) } });
+    await expectError(wrongSize, UnsupportedDtypeError, /I64/);
+    const err = await readSafetensorsHeader(await writeTemp(wrongSize), { acceptDtypes: ['I64'] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptModelError);
+    expect((err as Error).message).toMatch(/I64\[3\] needs 24 bytes/);
+  });
+
   it('a missing file is ModelNotFoundError', async () => {
     await expect(readSafetensorsHeader(join(dir, 'nope.safetensors'))).rejects.toBeInstanceOf(ModelNotFoundError);
   });
