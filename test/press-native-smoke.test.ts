@@ -151,6 +151,34 @@ describe.skipIf(!addon)('native presses (smoke)', () => {
     });
   });
 
+  it('DecodingPress keeps the cache within [target, target + interval - 1] while generating', () => {
+    const n0 = 12;
+    const layers = [layerInputs(n0, 10), layerInputs(n0, 11)];
+    const r = rng(12);
+    const decode = Array.from({ length: 30 }, () => ({
+      q: 1,
+      layers: layers.map(() => ({ hidden: randoms(D, r), keys: randoms(Hk * d, r), values: randoms(Hk * d, r) })),
+    }));
+    const target = 16;
+    const interval = 5;
+    const sizes: number[] = [];
+    // Replay growing prefixes of the generation to observe the cache after every step.
+    for (let steps = 1; steps <= decode.length; steps++) {
+      const out = call(() =>
+        addon!.runPressPipeline(
+          { name: 'DecodingPress', options: { compressionInterval: interval, targetSize: target, hiddenStatesBufferSize: 0 }, press: { name: 'KnormPress' } },
+          { config, n: n0, layers, decode: decode.slice(0, steps) },
+        ),
+      );
+      sizes.push(out.layers[0].kept[0].length);
+      for (const layer of out.layers) for (const head of layer.kept) expect(head.length).toBe(out.layers[0].kept[0].length);
+    }
+    expect(sizes[0]).toBe(n0 + 1); // the cache grows uncompressed until the first trigger
+    expect(Math.min(...sizes.slice(interval))).toBeGreaterThanOrEqual(target);
+    expect(Math.max(...sizes.slice(interval))).toBeLessThanOrEqual(target + interval - 1);
+    expect(sizes).toContain(target);
+  });
+
   it('rejects bad configs with typed errors before any work', () => {
     const inputs = { config, layer: 0, n, q: n, ...layerInputs(n, 9) };
     const code = (press: unknown) => {

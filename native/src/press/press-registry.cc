@@ -47,6 +47,10 @@ const std::map<std::string, PressFactory>& registry() {
       {"KVzipPress", make_kvzip},
       {"FastKVzipPress", make_fastkvzip},
       {"KVComposePress", make_kvcompose},
+      {"DecodingPress", make_decoding},
+      {"CompressionRatioDecodingPress", make_decoding},
+      {"PrefillDecodingPress", make_prefill_decoding},
+      {"CAMPress", make_cam},
   };
   return table;
 }
