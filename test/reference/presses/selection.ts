@@ -96,3 +96,38 @@ export function decodingCacheSizes(contextLength: number, steps: number, interva
   }
   return sizes;
 }
+
+/** CAMPress's schedule (spec §4.4): compress when (steps ≥ interval and size > target); the counter resets only then. */
+export function camCacheSizes(contextLength: number, steps: number, interval: number, target: number): number[] {
+  const sizes: number[] = [];
+  let size = contextLength;
+  let sinceCompression = 0;
+  for (let s = 0; s < steps; s++) {
+    size += 1;
+    sinceCompression += 1;
+    if (sinceCompression >= interval && size > target) {
+      size = target;
+      sinceCompression = 0;
+    }
+    sizes.push(size);
+  }
+  return sizes;
+}
+
+/** CompressionRatioDecodingPress: DecodingPress whose target is max(1, floor(tokensSeen·(1 − r))). */
+export function ratioDecodingCacheSizes(contextLength: number, steps: number, interval: number, ratio: number): number[] {
+  const sizes: number[] = [];
+  let size = contextLength;
+  let sinceCompression = 0;
+  for (let s = 0; s < steps; s++) {
+    size += 1;
+    sinceCompression += 1;
+    if (sinceCompression >= interval) {
+      const target = Math.max(1, keptCount(contextLength + s + 1, ratio));
+      if (size > target) size = target;
+      sinceCompression = 0;
+    }
+    sizes.push(size);
+  }
+  return sizes;
+}
