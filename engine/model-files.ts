@@ -77,7 +77,12 @@ async function loneGgufIn(dir: string): Promise<string | undefined> {
 }
 
 async function startsWithGgufMagic(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    throw new ModelNotFoundError(`Model file ${path} cannot be read (${(err as Error).message})`, { cause: err });
+  }
   try {
     const b = Buffer.alloc(4);
     const { bytesRead } = await fh.read(b, 0, 4, 0);
