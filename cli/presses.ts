@@ -2,11 +2,7 @@
 import { parseArgs } from 'node:util';
 
 import { listPresses, type PressListing } from '../engine/presses/index.js';
-
-export interface CommandIo {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
+import type { CommandIo } from './args.js';
 
 const USAGE = `presskv presses [--json] [--kind scorer|wrapper|decoding|other]
 
@@ -32,7 +28,7 @@ function table(rows: PressListing[]): string {
 }
 
 /** Returns the exit code: 0 on success, 2 on a usage error. */
-export async function runPressesCommand(argv: string[], io: CommandIo): Promise<number> {
+export async function runPressesCommand(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): Promise<number> {
   let values: { json?: boolean; kind?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
