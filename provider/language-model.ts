@@ -67,13 +67,20 @@ export class PressKVLanguageModel implements LanguageModelV3 {
     const model = await this.loadModel();
     const call = prepareCall(model, options);
     const modelId = this.modelId;
-    const signal = options.abortSignal;
+    // A consumer that stops reading (cancels the stream) stops the engine too, as an abort does.
+    const cancelled = new AbortController();
+    const signal = options.abortSignal ? AbortSignal.any([options.abortSignal, cancelled.signal]) : cancelled.signal;
+    let closed = false;
 
     const stream = new ReadableStream<LanguageModelV3StreamPart>({
       start: (controller) => {
-        let closed = false;
         const enqueue = (part: LanguageModelV3StreamPart) => {
           if (!closed) controller.enqueue(part);
+        };
+        const end = () => {
+          if (closed) return;
+          closed = true;
+          controller.close();
         };
         enqueue({ type: 'stream-start', warnings: call.warnings });
         enqueue({ type: 'response-metadata', id: `presskv-${randomUUID()}`, timestamp: new Date(), modelId });
@@ -135,16 +142,18 @@ export class PressKVLanguageModel implements LanguageModelV3 {
               usage: usageOf(result, reasoningTokens(model, result, call)),
               providerMetadata: metadata,
             });
-            closed = true;
-            controller.close();
+            end();
           },
           (error: unknown) => {
             close();
             enqueue({ type: 'error', error });
-            closed = true;
-            controller.close();
+            end();
           },
         );
+      },
+      cancel: () => {
+        closed = true;
+        cancelled.abort();
       },
     });
     return { stream, request: { body: { prompt: call.promptText } } };

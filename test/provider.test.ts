@@ -73,6 +73,29 @@ describe.skipIf(!haveStories)('raw completion model (stories260K)', () => {
     expect(next.usage.outputTokens).toBe(8);
   });
 
+  it('cancelling the stream (a consumer that stops reading) stops the engine', async () => {
+    const model = provider(storiesPath);
+    const { stream } = await model.doStream({ prompt: [{ role: 'user', content: [{ type: 'text', text: 'Once upon a time' }] }], maxOutputTokens: 2000, temperature: 0 });
+    const reader = stream.getReader();
+    const types: string[] = [];
+    const deltaTimes: number[] = [];
+    while (deltaTimes.length < 12) {
+      const type = (await reader.read()).value!.type;
+      types.push(type);
+      if (type === 'text-delta') deltaTimes.push(performance.now());
+    }
+    expect(types.slice(0, 3)).toEqual(['stream-start', 'response-metadata', 'text-start']);
+    const perToken = (deltaTimes[11]! - deltaTimes[1]!) / 10;
+    await reader.cancel();
+    const engine = await provider.loadModel(storiesPath);
+    const cancelledAt = performance.now();
+    // The sequence's KV pages are freed once the generation has stopped: long before ~1990 more tokens.
+    while (engine.stats().kvBytesInUse > 0 && performance.now() - cancelledAt < 30_000) await new Promise((r) => setTimeout(r, 5));
+    expect(engine.stats().kvBytesInUse).toBe(0);
+    expect(performance.now() - cancelledAt).toBeLessThan(Math.max(300 * perToken, 250));
+    expect((await generateText({ model, prompt: 'Once upon a time', temperature: 0, maxOutputTokens: 3 })).usage.outputTokens).toBe(3);
+  });
+
   it('maps stop sequences, seeds and penalties; generateText rejects when aborted', async () => {
     const model = provider(storiesPath);
     const stopped = await generateText({ model, prompt: 'Once upon a time', temperature: 0, maxOutputTokens: 48, stopSequences: ['Lily'] });
