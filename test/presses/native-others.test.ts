@@ -6,7 +6,7 @@ import { makeLayerInputs } from '../reference/presses/layer-inputs.js';
 import { flatten } from '../reference/presses/math.js';
 import * as oref from '../reference/presses/others.js';
 import { isTopK, keptCount, rerotate } from '../reference/presses/selection.js';
-import { makeTempDir, writeJson } from './artefact-files.js';
+import { makeTempDir, writeF32Safetensors, writeJson } from './artefact-files.js';
 import { nativePressNames, pressAddon, scoreLayer } from './native-harness.js';
 
 const known = nativePressNames();
@@ -89,5 +89,28 @@ describe.skipIf(!pressAddon)('native non-scorer presses vs plain references', ()
       });
     }
   });
-});
 
+  it.skipIf(!known.has('FastKVzipPress'))('FastKVzipPress: gate scores against learned sinks, sinks and recent window kept', async () => {
+    const inputs = makeLayerInputs(58, { n: 40, nLayers: 1, nHeads: 4, nKvHeads: 2, hidden: 16 });
+    const { nHeads: H, nKvHeads: Hk, hidden: D } = inputs.config;
+    const g = H / Hk;
+    const wave = (len: number, k: number, scale = 0.3) => Float32Array.from({ length: len }, (_x, i) => Math.sin(i * k + 0.3) * scale);
+    const gate = {
+      wq: wave(H * 16 * D, 0.37), bq: wave(H * 16, 1.1, 0.1), wk: wave(Hk * 16 * D, 0.53), qNorm: wave(16, 0.2, 1).map((x) => 1 + x / 2),
+      kNorm: wave(16, 0.9, 1).map((x) => 1 + x / 2), bias: wave(Hk * g, 2.3, 1), sinkKeys: wave(Hk * 3 * 16, 0.71, 1), sinks: 3,
+    };
+    const path = await writeF32Safetensors(join(tmp.dir, 'gates.safetensors'), {
+      'layers.0.wq': { shape: [H * 16, D], data: gate.wq }, 'layers.0.bq': { shape: [H * 16], data: gate.bq },
+      'layers.0.wk': { shape: [Hk * 16, D], data: gate.wk }, 'layers.0.q_norm': { shape: [16], data: gate.qNorm },
+      'layers.0.k_norm': { shape: [16], data: gate.kNorm }, 'layers.0.bias': { shape: [Hk, g], data: gate.bias },
+      'layers.0.sink_keys': { shape: [Hk, 3, 16], data: gate.sinkKeys },
+    });
+    const result = scoreLayer(createPress({ name: 'fast-kvzip', compressionRatio: 0.5, windowRatio: 0.1, artefactPath: path }), inputs);
+    const reference = oref.fastKVzipScores(inputs, gate, 4, 0.1);
+    const scores = flatten(reference);
+    for (let i = 0; i < scores.length; i++) expect(Math.abs(result.scores![i] - scores[i]), `slot ${i}`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(scores[i])));
+    const kept = result.kept.reduce((a, k) => a + k.length, 0);
+    expect(kept).toBe(Hk * 40 - Math.floor(Hk * 40 * 0.5));
+    for (const k of result.kept) for (const t of [0, 1, 2, 3, 36, 37, 38, 39]) expect(Array.from(k)).toContain(t);
+  });
+});

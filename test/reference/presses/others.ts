@@ -69,3 +69,54 @@ export function duoStreamingHeads(headScores: number[][], ratio: number): Set<st
   const count = Math.round(all.length * ratio);
   return new Set(all.slice(0, count).map((e) => `${e.l}:${e.h}`));
 }
+
+export interface FastKVzipGate {
+  wq: Float32Array; // [Hk·g·16, D]
+  bq: Float32Array; // [Hk·g·16]
+  wk: Float32Array; // [Hk·16, D]
+  qNorm: Float32Array; // [16]
+  kNorm: Float32Array; // [16]
+  bias: Float32Array; // [Hk, g]
+  sinkKeys: Float32Array; // [Hk, S, 16]
+  sinks: number;
+}
+
+/**
+ * FastKVzip gate scores (spec §2.13): the token's softmax share against S learned sink keys, per group member,
+ * averaged; first nSink and the last int(n·windowRatio) tokens (all of them when that is 0) set to 1.
+ */
+export function fastKVzipScores(inputs: LayerInputs, gate: FastKVzipGate, nSink: number, windowRatio: number): Float64Array[] {
+  const { nHeads: H, nKvHeads: Hk, hidden: D, rmsEps } = inputs.config;
+  const g = H / Hk;
+  const o = 16;
+  const project = (w: Float32Array, b: Float32Array | undefined, row: number, t: number) =>
+    Float64Array.from({ length: o }, (_x, c) => {
+      let s = b ? b[row * o + c] : 0;
+      for (let i = 0; i < D; i++) s += w[(row * o + c) * D + i] * inputs.hidden[t * D + i];
+      return s;
+    });
+  const rmsNorm = (x: Float64Array, weight: Float32Array) => {
+    const scale = 1 / Math.sqrt(x.reduce((a, v) => a + v * v, 0) / o + rmsEps);
+    return x.map((v, c) => v * scale * weight[c]);
+  };
+  const window = Math.floor(inputs.n * windowRatio);
+  return Array.from({ length: Hk }, (_x, h) =>
+    Float64Array.from({ length: inputs.n }, (_y, t) => {
+      if (t < nSink || window === 0 || t >= inputs.n - window) return 1;
+      const k = rmsNorm(project(gate.wk, undefined, h, t), gate.kNorm);
+      let mean = 0;
+      for (let j = 0; j < g; j++) {
+        const q = rmsNorm(project(gate.wq, gate.bq, h * g + j, t), gate.qNorm);
+        const logit = k.reduce((a, v, c) => a + v * q[c], 0) / 4 + gate.bias[h * g + j];
+        let denom = 1;
+        for (let s = 0; s < gate.sinks; s++) {
+          let sl = 0;
+          for (let c = 0; c < o; c++) sl += gate.sinkKeys[(h * gate.sinks + s) * o + c] * q[c];
+          denom += Math.exp(sl / 4 - logit);
+        }
+        mean += 1 / denom / g;
+      }
+      return mean;
+    }),
+  );
+}
