@@ -17,3 +17,12 @@ export { GrammarMatcher, type Grammar, type AllowedTokens } from './engine/const
 export { jsonGrammar, toolCallGrammar, type ToolCallFormat } from './engine/constrained/grammars.js';
 export { constrainedDecode, type ConstrainedDecodeOptions, type ConstrainedDecodeResult } from './engine/constrained/constrained-decode.js';
 export { validateJson } from './engine/constrained/validate-json.js';
+
+// Compressed contexts: stored once, reused by many calls, across restarts and over HTTP.
+export { ContextStore, ContextNotFoundError } from './engine/context-store.js';
+export type { ContextStoreOptions, ContextInfo, CreateContextInput, CreateContextResult, ContextGenerateResult, ContextUse } from './engine/context-store.js';
+export { CorruptContextFileError, ContextFileMismatchError } from './engine/context-file.js';
+export { contextCacheMiddleware, type ContextCacheMiddlewareOptions } from './middleware/context-cache-middleware.js';
+export { cacheContext, type CacheContextOptions, type CachedContext } from './middleware/cache-context.js';
+export { createPressKVApp, type PressKVAppOptions } from './server/app.js';
+export { startServer, type ServeOptions, type RunningServer } from './server/serve.js';
