@@ -22,7 +22,7 @@ void attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer, const
   const int32_t group = n_heads / cache.n_kv_heads();
   const DType dt = cache.dtype();
   const int64_t row = static_cast<int64_t>(n_heads) * hd;
-  pool.parallel_for(static_cast<int64_t>(n) * n_heads, [&](int64_t begin, int64_t end) {
+  auto run = [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores;
     for (int64_t task = begin; task < end; ++task) {
       const int32_t t = static_cast<int32_t>(task / n_heads), h = static_cast<int32_t>(task % n_heads);
@@ -63,7 +63,11 @@ void attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer, const
         kt.axpy_rows(scores.data() + base, cache.values(*kh.pages[p]), dt, cnt, hd, o);
       }
     }
-  });
+  };
+  const int64_t tasks = static_cast<int64_t>(n) * n_heads;
+  const int64_t macs = tasks * 2 * hd * cache.length(layer, 0);
+  if (macs < kMinParallelMacs) run(0, tasks);
+  else pool.parallel_for(tasks, run);
 }
 
 }  // namespace presskv::cpu

@@ -62,12 +62,15 @@ void matmul(ThreadPool& pool, const float* x, int64_t m, int64_t ldx, const void
   constexpr int64_t kRowsPerTask = 16;
   const int64_t tasks = (n + kRowsPerTask - 1) / kRowsPerTask;
   const int64_t scratch_floats = matmul_scratch_floats(k);
-  pool.parallel_for(tasks, [&](int64_t begin, int64_t end) {
+  auto run = [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scratch;
     if (static_cast<int64_t>(scratch.size()) < scratch_floats) scratch.resize(scratch_floats);
     const int64_t n0 = begin * kRowsPerTask, n1 = std::min(n, end * kRowsPerTask);
     kt.matmul_block(x, m, ldx, w, wt, k, n0, n1, y, ldy, scratch.data());
-  });
+  };
+  // Below ~10 µs of work the hand-off to other threads costs more than it saves.
+  if (m * n * k < kMinParallelMacs) run(0, tasks);
+  else pool.parallel_for(tasks, run);
 }
 
 }  // namespace presskv::cpu

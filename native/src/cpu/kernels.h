@@ -13,6 +13,9 @@ namespace presskv::cpu {
 constexpr int64_t kScratchRows = 8;
 inline int64_t matmul_scratch_floats(int64_t k) { return kScratchRows * ((k + 15) / 16 * 16) + 64; }
 
+// Multiply-adds below which a kernel runs on the calling thread alone.
+constexpr int64_t kMinParallelMacs = 1 << 17;
+
 struct KernelTable {
   const char* name;
   // y[i*ldy + j] = dot(x[i*ldx .. +k], w row j) for i < m, n0 <= j < n1. w: row-major [n][k] of wt.

@@ -45,7 +45,8 @@ struct ModelConfig {
 
 // Tensor names follow GGUF's convention whatever the file format: token_embd.weight, output_norm.weight,
 // output.weight, blk.N.{attn_norm,attn_q,attn_k,attn_v,attn_output,attn_q_norm,attn_k_norm,
-// ffn_norm,ffn_gate,ffn_up,ffn_down}.weight and blk.N.attn_{q,k,v}.bias.
+// ffn_norm,ffn_gate,ffn_up,ffn_down}.weight and blk.N.attn_{q,k,v}.bias. Optional: rope_freqs.weight
+// [rope_dim / 2] (GGUF llama3 scaling as per-frequency divisors of theta_i, as llama.cpp applies them).
 // shape is row-major, outermost first (PyTorch order): a projection is [out_features, in_features].
 struct TensorDesc {
   std::string name;

@@ -107,6 +107,18 @@ class LoadedModelImpl final : public LoadedModel {
       L.down = matrix(p + "ffn_down.weight", c.hidden, c.ffn);
     }
     inv_freq_ = presskv::rope_inv_freq(config_);
+    if (by_name_.count("rope_freqs.weight")) {
+      // GGUF llama files carry llama3 scaling as per-frequency divisors instead of config values
+      // (llama.cpp's rope_freqs); the divisors replace the formula.
+      ModelConfig unscaled = config_;
+      if (unscaled.rope_scaling.type == "llama3") unscaled.rope_scaling.type.clear();
+      inv_freq_ = presskv::rope_inv_freq(unscaled);
+      const std::vector<float> divisors = vector_f32("rope_freqs.weight", c.rope_dim / 2);
+      for (size_t i = 0; i < inv_freq_.size(); ++i) {
+        if (!(divisors[i] > 0)) corrupt("tensor 'rope_freqs.weight' holds a non-positive divisor at " + std::to_string(i));
+        inv_freq_[i] /= divisors[i];
+      }
+    }
     fingerprint_ = compute_fingerprint();
     by_name_.clear();  // both point into spec, which the caller owns
     used_.clear();
