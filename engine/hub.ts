@@ -27,6 +27,8 @@ export interface ResolveModelOptions {
   fetch?: typeof fetch;
   /** Progress of downloads, one call per file. */
   onDownload?: (file: string, bytes: number) => void;
+  /** How long to wait for the hub to answer a request (not for the whole download); default 30 s. */
+  responseTimeoutMs?: number;
 }
 
 export interface HubId {
@@ -110,11 +112,18 @@ async function downloadModel(id: HubId, dir: string, options: ResolveModelOption
     if (existsSync(target)) return true;
     const url = `${endpoint}/${id.repo}/resolve/${encodeURIComponent(id.revision)}/${file}`;
     let response: Response;
+    // A black-holed network never answers: give up on the answer (not on a long download) after a while.
+    const controller = new AbortController();
+    const timeoutMs = options.responseTimeoutMs ?? 30_000;
+    const timer = setTimeout(() => controller.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     try {
-      response = await fetchFn(url, { headers, redirect: 'follow' });
+      response = await fetchFn(url, { headers, redirect: 'follow', signal: controller.signal });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } })?.cause?.code ?? (err as Error)?.message ?? String(err);
+      const reason = controller.signal.aborted ? (controller.signal.reason as Error).message : undefined;
+      const cause = reason ?? (err as { cause?: { code?: string } })?.cause?.code ?? (err as Error)?.message ?? String(err);
       throw new ModelNotFoundError(offlineMessage(id, dir, `the hub is unreachable (${cause})`), { cause: err });
+    } finally {
+      clearTimeout(timer);
     }
     if (response.status === 404) {
       await response.body?.cancel();

@@ -66,6 +66,14 @@ describe('hub ids', () => {
     expect(err.message).toMatch(/unreachable \(ENOTFOUND\)/);
   });
 
+  it('gives up on a hub that never answers', async () => {
+    const silent = ((_url: string, init?: RequestInit) =>
+      new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)))) as unknown as typeof fetch;
+    const err = await resolveModelPath('org/silent', { cacheDir: path.join(tmp, 'cache-silent'), fetch: silent, responseTimeoutMs: 50 }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelNotFoundError);
+    expect(err.message).toMatch(/unreachable \(no answer within 50 ms\)/);
+  });
+
   it('downloads single-file and sharded repositories atomically, with the token', async () => {
     const cacheDir = path.join(tmp, 'cache-download');
     const single = fakeHub({ 'config.json': '{"a":1}', 'tokenizer.json': '{}', 'model.safetensors': 'WEIGHTS', __token__: 'secret' });
