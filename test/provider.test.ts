@@ -212,6 +212,23 @@ describe('tiny models with chat templates', () => {
     expect(await streamed.finishReason).toBe('tool-calls');
   });
 
+  it('Llama 3.1-style templates: a forced call is a bare {"name", "parameters"} object', async () => {
+    const result = await generateText({
+      model: provider(llama),
+      prompt: 'Weather in Paris?',
+      maxOutputTokens: 64,
+      seed: 4,
+      tools: { weather: tool({ inputSchema: z.object({ city: z.string(), days: z.number().int() }) }) },
+      toolChoice: 'required',
+    });
+    expect(result.toolCalls).toHaveLength(1);
+    expect(result.toolCalls[0]!.toolName).toBe('weather');
+    expect(Object.keys(result.toolCalls[0]!.input as object).sort()).toEqual(['city', 'days']);
+    expect(result.text).toBe('');
+    expect(result.finishReason).toBe('tool-calls');
+    expect((result.request.body as { prompt: string }).prompt).toContain('Environment: ipython');
+  });
+
   it('enableThinking reaches the template; constrainToolCalls forces a call under toolChoice auto', async () => {
     const model = provider(qwen);
     const off = await generateText({ model, prompt: 'hi', maxOutputTokens: 1, providerOptions: { presskv: { enableThinking: false } } });
