@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   bench: { summary: 'measure prefill/decode speed beside llama.cpp', load: async () => (await import('./bench.js')).runBench },
   presses: { summary: 'list the KV-cache presses and their options', load: async () => (await import('./presses.js')).runPressesCommand },
   serve: { summary: 'serve a model over HTTP (OpenAI-compatible, with /v1/contexts)', load: async () => (await import('./serve.js')).runServe },
+  'bench-context': { summary: 'time to first token: stored context vs re-prefill', load: async () => (await import('./bench-context.js')).runBenchContext },
 };
 
 export const USAGE = `presskv <command> [options]   (presskv <command> --help for its options)

@@ -1,0 +1,143 @@
+// `presskv bench-context`: time to first token with a stored (compressed) context versus prefilling the same
+// context again, at one or more context lengths, with the KV bytes each holds. Same tokens, same thread
+// count, same question in both; the stored context is built once, outside the timed question.
+import { ContextStore } from '../engine/context-store.js';
+import { Model } from '../engine/model.js';
+import { createPress } from '../engine/presses/registry.js';
+import { numberFlag, parseFlags, requireFlag, UsageError, type CommandIo } from './args.js';
+
+export const BENCH_CONTEXT_USAGE = `presskv bench-context --model <path|id> [--context 2048,8192] [--question-tokens 32]
+                      [--press <name>[:<compressionRatio>]] [--threads <n>] [--repeats <n>] [--json]
+
+  Prefill a context of N pseudo-random tokens plus a question and time the first token (re-prefill), then
+  store the context once (with the press) and time the first token of the same question after it.`;
+
+export interface ContextBenchRow {
+  contextTokens: number;
+  questionTokens: number;
+  threads: number;
+  press: string | null;
+  compressed: boolean;
+  /** First token after prefilling context + question from scratch, ms (best of repeats). */
+  ttftReprefillMs: number;
+  /** First token after the stored context (question only), ms (best of repeats). */
+  ttftStoredMs: number;
+  speedup: number;
+  /** One-time cost of storing the context, ms. */
+  storeMs: number;
+  tokensAfter: number;
+  storedBytes: number;
+  reprefillBytes: number;
+}
+
+function tokensOf(length: number, vocab: number, seed: number): number[] {
+  let s = seed >>> 0;
+  const ids: number[] = [];
+  for (let i = 0; i < length; i++) {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    ids.push(3 + (s % Math.max(1, vocab - 3)));
+  }
+  return ids;
+}
+
+export async function runBenchContext(argv: string[], io: CommandIo): Promise<number> {
+  const u = BENCH_CONTEXT_USAGE;
+  const flags = parseFlags(
+    argv,
+    {
+      model: { type: 'string' },
+      context: { type: 'string' },
+      'question-tokens': { type: 'string' },
+      press: { type: 'string' },
+      threads: { type: 'string' },
+      repeats: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    u,
+  );
+  if (flags.help) {
+    io.out(u);
+    return 0;
+  }
+  const modelId = requireFlag(flags.model, 'model', u);
+  const contexts = (flags.context ?? '2048,8192').split(',').map((s) => numberFlag(s.trim(), 'context', u, { integer: true, min: 1 })!);
+  const questionTokens = numberFlag(flags['question-tokens'], 'question-tokens', u, { integer: true, min: 1 }) ?? 32;
+  const threads = numberFlag(flags.threads, 'threads', u, { integer: true, min: 1 });
+  const repeats = numberFlag(flags.repeats, 'repeats', u, { integer: true, min: 1 }) ?? 1;
+  let press: ReturnType<typeof createPress> | undefined;
+  if (flags.press) {
+    const [name, ratio] = flags.press.split(':');
+    try {
+      press = createPress(ratio === undefined ? name! : { name: name!, compressionRatio: Number(ratio) });
+    } catch (err) {
+      throw new UsageError(`--press: ${(err as Error).message}`, u);
+    }
+  }
+
+  const longest = Math.max(...contexts) + questionTokens + 8;
+  const model = await Model.load(modelId, { threads, contextLength: longest });
+  const rows: ContextBenchRow[] = [];
+  try {
+    const vocab = Math.min(model.info.config.vocab, model.tokenizer.vocabSize);
+    const usedThreads = model.stats().threads;
+    // One untimed call first: the worker's first job pays one-time setup costs.
+    await model.generate(tokensOf(8, vocab, 1), { maxTokens: 1, temperature: 0, stopTokenIds: [] });
+    for (const n of contexts) {
+      const context = tokensOf(n, vocab, 17 + n);
+      const question = tokensOf(questionTokens, vocab, 99);
+      const firstToken = { maxTokens: 1, temperature: 0, stopTokenIds: [] as number[] };
+      if (!flags.json) io.err(`context ${n} tokens: re-prefill…`);
+      let reprefill = Infinity;
+      let reprefillBytes = 0;
+      for (let r = 0; r < repeats; r++) {
+        const t = performance.now();
+        const result = await model.generate([...context, ...question], firstToken);
+        reprefill = Math.min(reprefill, performance.now() - t);
+        reprefillBytes = result.kv.bytes;
+      }
+      if (!flags.json) io.err(`context ${n} tokens: storing${press ? ` with ${press.name}` : ''}…`);
+      const store = new ContextStore(model);
+      try {
+        const t0 = performance.now();
+        const stored = await store.create({ tokenIds: context, press });
+        const storeMs = performance.now() - t0;
+        let storedTtft = Infinity;
+        for (let r = 0; r < repeats; r++) {
+          const t = performance.now();
+          await store.generate(stored.id, question, firstToken);
+          storedTtft = Math.min(storedTtft, performance.now() - t);
+        }
+        const row: ContextBenchRow = {
+          contextTokens: n,
+          questionTokens,
+          threads: usedThreads,
+          press: press ? JSON.stringify(press.toJSON()) : null,
+          compressed: stored.compressed,
+          ttftReprefillMs: round(reprefill),
+          ttftStoredMs: round(storedTtft),
+          speedup: round(reprefill / storedTtft),
+          storeMs: round(storeMs),
+          tokensAfter: stored.tokensAfter,
+          storedBytes: stored.bytes,
+          reprefillBytes,
+        };
+        rows.push(row);
+        if (!flags.json) {
+          io.out(
+            `context ${n} + question ${questionTokens} tokens, ${usedThreads} threads: first token ${row.ttftReprefillMs} ms re-prefilling vs ` +
+              `${row.ttftStoredMs} ms from the stored context (${row.speedup}× faster; storing took ${row.storeMs} ms once); ` +
+              `KV ${row.storedBytes} bytes stored (${row.tokensAfter} tokens kept${row.compressed ? '' : ', uncompressed'}) vs ${row.reprefillBytes} bytes per re-prefilled call`,
+          );
+        }
+      } finally {
+        await store.dispose();
+      }
+    }
+  } finally {
+    model.dispose();
+  }
+  if (flags.json) io.out(JSON.stringify({ model: modelId, rows }));
+  return 0;
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
