@@ -11,7 +11,7 @@ if (!modelPath) {
 }
 
 const result = streamText({
-  model: presskv(modelPath, { threads: 2 }),
+  model: presskv(modelPath),
   prompt: process.argv[3] ?? 'Once upon a time',
   maxOutputTokens: 64,
   temperature: 0,

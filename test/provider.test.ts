@@ -27,7 +27,8 @@ afterAll(() => provider.dispose());
 async function cliGenerate(...argv: string[]): Promise<{ text: string; generatedTokenIds: number[] }> {
   let out = '';
   let err = '';
-  const code = await main(['generate', ...argv, '--json'], { out: (l) => (out += l), err: (l) => (err += l) });
+  // Same thread count as the provider, so even a thread-count-dependent reduction order could not differ.
+  const code = await main(['generate', ...argv, '--threads', '2', '--json'], { out: (l) => (out += l), err: (l) => (err += l) });
   expect(code, err).toBe(0);
   return JSON.parse(out);
 }
