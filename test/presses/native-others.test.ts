@@ -15,8 +15,8 @@ afterAll(() => tmp.cleanup());
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_x, i) => a + i);
 
 describe.skipIf(!pressAddon)('native non-scorer presses vs plain references', () => {
-  it.skipIf(!known.has('FinchPress'))('FinchPress: question-window scores, kept in order, keys rerotated to 0..k−1', () => {
-    const inputs = makeLayerInputs(51, { n: 40 });
+  it.skipIf(!known.has('FinchPress')).each(['half-split', 'interleaved'] as const)('FinchPress (%s RoPE): question-window scores, kept in order, keys rerotated to 0..k−1', (ropeStyle) => {
+    const inputs = makeLayerInputs(51, { n: 40, ropeStyle });
     const w = 6;
     const result = scoreLayer(createPress({ name: 'finch', compressionRatio: 0.5, windowSize: w }), inputs);
     const reference = oref.finchScores(inputs, w, true);
@@ -35,7 +35,7 @@ describe.skipIf(!pressAddon)('native non-scorer presses vs plain references', ()
       expect(Array.from(result.positions![h])).toEqual(range(0, k));
       kept.forEach((t, j) => {
         const original = inputs.keys.subarray((h * 40 + t) * d, (h * 40 + t + 1) * d);
-        const expected = rerotate(original, t, j, inputs.config.ropeTheta);
+        const expected = rerotate(original, t, j, inputs.config.ropeTheta, ropeStyle);
         for (let c = 0; c < d; c++) expect(Math.abs(result.keys![offset + c] - expected[c])).toBeLessThanOrEqual(1e-5);
         offset += d;
       });

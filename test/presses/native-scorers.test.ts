@@ -85,6 +85,20 @@ const cases: ScorerCase[] = [
     protected: (n) => range(n - 6, n),
   },
   {
+    label: 'SnapKVPress (interleaved RoPE, as in GGUF llama files)',
+    spec: { name: 'snapkv', compressionRatio: 0.5, windowSize: 8 },
+    shape: { n: 40, ropeStyle: 'interleaved' },
+    reference: (i) => ref.snapKVScores(i, 8, 5),
+    protected: (n) => range(n - 8, n),
+  },
+  {
+    label: 'ExpectedAttentionPress (interleaved RoPE)',
+    spec: { name: 'expected-attention', compressionRatio: 0.5, nFuturePositions: 16 },
+    shape: { n: 36, ropeStyle: 'interleaved' },
+    reference: (i) => ref.expectedAttentionScores(i, { nFuturePositions: 16, nSink: 4, useCovariance: true, useVnorm: true, epsilon: 0 }),
+    protected: () => range(0, 4),
+  },
+  {
     label: 'TOVAPress',
     spec: { name: 'tova', compressionRatio: 0.5 },
     shape: { n: 33 },

@@ -59,8 +59,8 @@ describe.skipIf(!pressAddon)('native wrappers vs plain references', () => {
     expect(result.kept.map(sorted)).toEqual(expected);
   });
 
-  it.skipIf(!known.has('KeyRerotationPress'))('KeyRerotationPress: rerotated keys equal "prune the pre-RoPE keys, then rotate" within 1e-5', () => {
-    const inputs = makeLayerInputs(35, { n: 40 });
+  it.skipIf(!known.has('KeyRerotationPress')).each(['half-split', 'interleaved'] as const)('KeyRerotationPress (%s RoPE): rerotated keys equal "prune the pre-RoPE keys, then rotate" within 1e-5', (ropeStyle) => {
+    const inputs = makeLayerInputs(35, { n: 40, ropeStyle });
     const { nKvHeads: Hk, headDim: d, ropeTheta } = inputs.config;
     const raw: Float64Array[][] = [];
     for (let h = 0; h < Hk; h++) {
@@ -68,7 +68,7 @@ describe.skipIf(!pressAddon)('native wrappers vs plain references', () => {
       for (let t = 0; t < 40; t++) {
         const k = Float64Array.from({ length: d }, (_x, c) => inputs.keys[(h * 40 + t) * d + c]);
         raw[h].push(k);
-        inputs.keys.set(rope(k, t, ropeTheta), (h * 40 + t) * d);
+        inputs.keys.set(rope(k, t, ropeTheta, ropeStyle), (h * 40 + t) * d);
       }
     }
     const result = scoreLayer(createPress({ name: 'key-rerotation', compressionRatio: 0.5, press: { name: 'knorm' } }), inputs);
@@ -83,7 +83,7 @@ describe.skipIf(!pressAddon)('native wrappers vs plain references', () => {
       expect(isTopK(knorm[h], kept, k, 1e-6)).toBeUndefined();
       expect(Array.from(result.positions![h])).toEqual(range(0, k));
       kept.forEach((p, j) => {
-        const expected = rope(raw[h][p], j, ropeTheta);
+        const expected = rope(raw[h][p], j, ropeTheta, ropeStyle);
         for (let c = 0; c < d; c++) worst = Math.max(worst, Math.abs(result.keys![offset + c] - expected[c]));
         offset += d;
       });

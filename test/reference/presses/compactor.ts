@@ -24,7 +24,7 @@ export function nonCausalScores(inputs: LayerInputs, chunk: number, from = 0, to
   const perHead: Rows = [];
   for (let h = 0; h < H; h++) {
     const sums = new Float64Array(len);
-    const queries = Q[h].map((q, i) => rope(q, from + i, ropeTheta));
+    const queries = Q[h].map((q, i) => rope(q, from + i, ropeTheta, inputs.config.ropeStyle));
     for (let start = 0; start < len; start += chunk) {
       const real = Math.min(chunk, len - start);
       for (let i = 0; i < chunk; i++) {

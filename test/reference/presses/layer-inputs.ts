@@ -1,6 +1,9 @@
 // Seeded random inputs for one layer, shaped as the native scorePressLayer entry takes them, and the
 // plain-array views the reference scorers read. Reference code only: obvious loops in float64.
 
+/** 'half-split' = HF rotate_half (pairs i, i + d/2); 'interleaved' = llama.cpp NORM / GGUF llama (pairs 2i, 2i + 1). */
+export type RopeStyle = 'half-split' | 'interleaved';
+
 export interface ReferenceModelConfig {
   nLayers: number;
   hidden: number;
@@ -8,7 +11,7 @@ export interface ReferenceModelConfig {
   nKvHeads: number;
   headDim: number;
   ropeTheta: number;
-  ropeStyle: 'half-split';
+  ropeStyle: RopeStyle;
   rmsEps: number;
   qkNorm: boolean;
 }
@@ -65,6 +68,7 @@ export interface LayerShape {
   qkNorm?: boolean;
   withWo?: boolean;
   withAttentions?: boolean;
+  ropeStyle?: RopeStyle;
 }
 
 /** Random X, K, V, weights (and eager attention rows when asked) for one layer. */
@@ -83,7 +87,7 @@ export function makeLayerInputs(seed: number, shape: LayerShape): LayerInputs {
     nKvHeads: Hk,
     headDim: d,
     ropeTheta: 10000,
-    ropeStyle: 'half-split',
+    ropeStyle: shape.ropeStyle ?? 'half-split',
     rmsEps: 1e-6,
     qkNorm: shape.qkNorm ?? false,
   };

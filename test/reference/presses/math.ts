@@ -1,5 +1,5 @@
 // Plain reference math for the press tests: RoPE (HF rotate_half), projections, softmax, pooling, GQA means.
-import { row3, type LayerInputs } from './layer-inputs.js';
+import { row3, type LayerInputs, type RopeStyle } from './layer-inputs.js';
 
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
@@ -18,18 +18,25 @@ export function inverseFrequencies(d: number, theta: number): Float64Array {
   return out;
 }
 
-/** HF RoPE: x ⊙ cos(pθ) + rotate_half(x) ⊙ sin(pθ), rotate_half([x1, x2]) = [−x2, x1]. */
-export function rope(x: ArrayLike<number>, position: number, theta: number): Float64Array {
+/** The channel pairs RoPE rotates together with frequency θ_i: (i, i + d/2) half-split, (2i, 2i + 1) interleaved. */
+export function ropePairs(d: number, style: RopeStyle = 'half-split'): [number, number][] {
+  return Array.from({ length: d / 2 }, (_x, i) => (style === 'half-split' ? [i, i + d / 2] : [2 * i, 2 * i + 1]));
+}
+
+/**
+ * RoPE at `position` (HF half-split: x ⊙ cos(pθ) + rotate_half(x) ⊙ sin(pθ), rotate_half([x1, x2]) = [−x2, x1];
+ * interleaved: the same rotation on adjacent pairs).
+ */
+export function rope(x: ArrayLike<number>, position: number, theta: number, style: RopeStyle = 'half-split'): Float64Array {
   const d = x.length;
-  const half = d / 2;
   const inv = inverseFrequencies(d, theta);
   const out = new Float64Array(d);
-  for (let i = 0; i < half; i++) {
+  ropePairs(d, style).forEach(([a, b], i) => {
     const c = Math.cos(position * inv[i]);
     const s = Math.sin(position * inv[i]);
-    out[i] = x[i] * c - x[i + half] * s;
-    out[i + half] = x[i + half] * c + x[i] * s;
-  }
+    out[a] = x[a] * c - x[b] * s;
+    out[b] = x[b] * c + x[a] * s;
+  });
   return out;
 }
 
@@ -107,7 +114,7 @@ export function windowAttention(inputs: LayerInputs, w: number): Float64Array[][
     const rows: Float64Array[] = [];
     for (let i = 0; i < w; i++) {
       const position = n - w + i;
-      const qv = rope(queries[h][i], position, ropeTheta);
+      const qv = rope(queries[h][i], position, ropeTheta, inputs.config.ropeStyle);
       const logits = new Float64Array(n);
       for (let j = 0; j < n; j++) logits[j] = j <= position ? dot(qv, key(inputs, Math.floor(h / g), j)) / Math.sqrt(d) : -Infinity;
       rows.push(softmax(logits).slice(0, n - w));

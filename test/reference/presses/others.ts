@@ -29,7 +29,7 @@ export function thinkZeroedChannels(inputs: LayerInputs, rho: number, windowSize
   const { nHeads: H, nKvHeads: Hk, headDim: d, ropeTheta } = inputs.config;
   const g = H / Hk;
   const w = Math.min(windowSize, inputs.q);
-  const Q = preropeQueries(inputs, inputs.q - w, w).map((rows) => rows.map((q, i) => rope(q, inputs.n - w + i, ropeTheta)));
+  const Q = preropeQueries(inputs, inputs.q - w, w).map((rows) => rows.map((q, i) => rope(q, inputs.n - w + i, ropeTheta, inputs.config.ropeStyle)));
   const pruned = Math.floor(d * rho);
   return Array.from({ length: Hk }, (_x, kv) => {
     const importance = Array.from({ length: d }, (_y, c) => {

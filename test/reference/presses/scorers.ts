@@ -1,8 +1,8 @@
 // Reference scores of the kvpress scorers (shared/reference/kvpress-spec.md §2.2–2.8), written from the spec's
 // formulas as plain loops. Each returns [Hk][n] scores, higher = keep.
-import type { LayerInputs } from './layer-inputs.js';
+import type { LayerInputs, RopeStyle } from './layer-inputs.js';
 import {
-  avgPool, dot, globalMax, inverseFrequencies, key, meanOverGroups, norm, preropeQueries, softmax, solve, value, windowAttention,
+  avgPool, dot, globalMax, inverseFrequencies, key, meanOverGroups, norm, preropeQueries, ropePairs, softmax, solve, value, windowAttention,
 } from './math.js';
 
 type Rows = Float64Array[];
@@ -100,20 +100,19 @@ export function observedAttentionScores(inputs: LayerInputs): Rows {
   return meanOverGroups(perHead, Hk);
 }
 
-/** R̄ = mean over p ∈ [start, start + F) of diag(cos_p) + P·diag(sin_p) (rotate-half matrix P). */
-export function averagedRope(d: number, theta: number, start: number, F: number): Float64Array[] {
+/** R̄ = mean over p ∈ [start, start + F) of the RoPE matrix diag(cos_p) + P·diag(sin_p) (P rotates each pair). */
+export function averagedRope(d: number, theta: number, start: number, F: number, style: RopeStyle = 'half-split'): Float64Array[] {
   const inv = inverseFrequencies(d, theta);
-  const half = d / 2;
   const R = Array.from({ length: d }, () => new Float64Array(d));
   for (let p = start; p < start + F; p++) {
-    for (let i = 0; i < half; i++) {
+    ropePairs(d, style).forEach(([a, b], i) => {
       const c = Math.cos(p * inv[i]) / F;
       const s = Math.sin(p * inv[i]) / F;
-      R[i][i] += c;
-      R[i + half][i + half] += c;
-      R[i][i + half] -= s; // P[i, d/2+i] = −1
-      R[i + half][i] += s; // P[d/2+i, i] = 1
-    }
+      R[a][a] += c;
+      R[b][b] += c;
+      R[a][b] -= s;
+      R[b][a] += s;
+    });
   }
   return R;
 }
@@ -156,7 +155,7 @@ export function expectedAttentionScores(
 ): Rows {
   const { nHeads: H, nKvHeads: Hk, headDim: d, ropeTheta } = inputs.config;
   const g = H / Hk;
-  const R = averagedRope(d, ropeTheta, inputs.q, p.nFuturePositions);
+  const R = averagedRope(d, ropeTheta, inputs.q, p.nFuturePositions, inputs.config.ropeStyle);
   const kept = inputs.n - p.nSink;
   const perHead: Rows = [];
   for (let h = 0; h < H; h++) {
@@ -191,7 +190,7 @@ export interface CapParams {
 export function capScores(inputs: LayerInputs, p: CapParams): Rows {
   const { nHeads: H, nKvHeads: Hk, headDim: d, ropeTheta } = inputs.config;
   const g = H / Hk;
-  const R = averagedRope(d, ropeTheta, inputs.q, p.nFuturePositions);
+  const R = averagedRope(d, ropeTheta, inputs.q, p.nFuturePositions, inputs.config.ropeStyle);
   const { mean } = queryStatistics(inputs, p.nSink);
   const kept = inputs.n - p.nSink;
   const perHead: Rows = [];

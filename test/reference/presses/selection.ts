@@ -1,5 +1,6 @@
 // Reference selection policies of kvpress (spec §1.3, §2.3 PyramidKV, §2.9, §2.10, §2.16, §4.1) as plain loops.
-import { inverseFrequencies } from './math.js';
+import type { RopeStyle } from './layer-inputs.js';
+import { rope } from './math.js';
 
 /** floor(n·(1−r)) with Python int() truncation. */
 export function keptCount(n: number, ratio: number): number {
@@ -63,18 +64,9 @@ export function adaKVSelect(scores: ArrayLike<number>[], ratio: number, alpha: n
   return kept.map((k) => k.sort((a, b) => a - b));
 }
 
-/** Rotates a half-split RoPE'd key by (to − from)·θ: the key as if RoPE had been applied at `to`. */
-export function rerotate(keyVec: ArrayLike<number>, from: number, to: number, theta: number): Float64Array {
-  const d = keyVec.length;
-  const half = d / 2;
-  const inv = inverseFrequencies(d, theta);
-  const out = new Float64Array(d);
-  for (let i = 0; i < half; i++) {
-    const a = (to - from) * inv[i];
-    out[i] = keyVec[i] * Math.cos(a) - keyVec[i + half] * Math.sin(a);
-    out[i + half] = keyVec[i + half] * Math.cos(a) + keyVec[i] * Math.sin(a);
-  }
-  return out;
+/** Rotates a RoPE'd key by (to − from)·θ: the key as if RoPE had been applied at `to` instead of `from`. */
+export function rerotate(keyVec: ArrayLike<number>, from: number, to: number, theta: number, style: RopeStyle = 'half-split'): Float64Array {
+  return rope(keyVec, to - from, theta, style);
 }
 
 /**
