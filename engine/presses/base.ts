@@ -73,8 +73,14 @@ export function parsePressOptions<O>(cls: PressClass, input: unknown): O {
   const result = cls.schema.safeParse(input ?? {});
   if (!result.success) {
     const known = Object.keys(cls.schema.shape).concat(Object.keys(cls.innerPresses ?? {}));
-    const hint = result.error.issues.some((i) => i.code === 'unrecognized_keys')
-      ? ` (known options: ${known.length ? known.join(', ') : 'none'})`
+    const unknown = result.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : []));
+    // kvpress users write snake_case (window_size); point them at the camelCase name.
+    const renames = unknown
+      .map((k) => [k, k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())] as const)
+      .filter(([k, camel]) => camel !== k && known.includes(camel))
+      .map(([k, camel]) => `"${k}" is spelled "${camel}" here`);
+    const hint = unknown.length
+      ? ` (${renames.length ? `${renames.join('; ')}; ` : ''}known options: ${known.length ? known.join(', ') : 'none'})`
       : '';
     throw new InvalidArgumentError(`${cls.className}: ${formatIssues(result.error.issues)}${hint}`);
   }

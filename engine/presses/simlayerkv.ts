@@ -13,7 +13,8 @@ export class SimLayerKVPress extends OtherPress<{ lazyThreshold: number; nLast: 
       nRecent: count(1).default(1024),
       nInitial: count().default(4),
     })
-    .strict();
+    .strict()
+    .refine((o) => o.nRecent >= o.nLast, { message: 'nRecent must be ≥ nLast (the recent window includes the last queries)', path: ['nRecent'] });
   override get compressionRatio(): undefined {
     return undefined;
   }

@@ -120,7 +120,9 @@ describe('validation errors (typed, before any work)', () => {
     const err = thrown(() => createPress({ name: 'snapkv', windw: 3 }));
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect(err.message).toMatch(/unknown option\(s\) "windw".*windowSize/);
+    expect(thrown(() => createPress({ name: 'snapkv', window_size: 8 })).message).toMatch(/"window_size" is spelled "windowSize" here/);
     expect(thrown(() => createPress({ name: 'snapkv', windowSize: 2.5 })).message).toMatch(/windowSize.*integer/);
+    expect(thrown(() => createPress({ name: 'simlayerkv', nLast: 8, nRecent: 4 })).message).toMatch(/nRecent must be ≥ nLast/);
     expect(thrown(() => createPress({ name: 'snapkv', kernelSize: 4 })).message).toMatch(/kernelSize.*odd/);
     expect(thrown(() => createPress({ name: 'cur', leverageType: 'both' }))).toBeInstanceOf(InvalidArgumentError);
   });
