@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <map>
 
 #include "addon/registry.h"
@@ -448,27 +449,32 @@ class PlainCache : public press::LayerCacheAccess {
   int32_t length(int32_t layer, int32_t kv_head) const override { return (int32_t)slots_[layer][kv_head].size(); }
   void gather(int32_t layer, std::vector<float>& keys, std::vector<float>& values, std::vector<int32_t>& positions) const override {
     const auto& heads = slots_[layer];
-    const size_t n = heads[0].size();
-    for (const auto& head : heads)
-      if (head.size() != n) bad("the cache of layer " + std::to_string(layer) + " has different lengths per head");
-    keys.clear();
-    values.clear();
-    positions.clear();
-    for (const auto& head : heads)
-      for (const Slot& s : head) {
-        keys.insert(keys.end(), s.key.begin(), s.key.end());
-        values.insert(values.end(), s.value.begin(), s.value.end());
-        positions.push_back(s.position);
+    size_t n = 0;
+    for (const auto& head : heads) n = std::max(n, head.size());
+    keys.assign(heads.size() * n * d_, 0.0f);
+    values.assign(keys.size(), 0.0f);
+    positions.assign(heads.size() * n, -1);
+    for (size_t h = 0; h < heads.size(); ++h) {
+      const size_t padding = n - heads[h].size();
+      for (size_t i = 0; i < heads[h].size(); ++i) {
+        const Slot& s = heads[h][i];
+        std::copy(s.key.begin(), s.key.end(), keys.begin() + (h * n + padding + i) * d_);
+        std::copy(s.value.begin(), s.value.end(), values.begin() + (h * n + padding + i) * d_);
+        positions[h * n + padding + i] = s.position;
       }
+    }
   }
   void retain(int32_t layer, const std::vector<std::vector<int32_t>>& kept, const float* keys, const float* values,
               const int32_t* positions) override {
     auto& heads = slots_[layer];
-    const size_t n = heads[0].size();
+    size_t n = 0;
+    for (const auto& head : heads) n = std::max(n, head.size());
     for (size_t h = 0; h < heads.size(); ++h) {
+      const size_t padding = n - heads[h].size();
       std::vector<Slot> next;
       for (int32_t t : kept[h]) {
-        Slot s = heads[h][t];
+        if ((size_t)t < padding) bad("press pipeline kept a padding slot");
+        Slot s = heads[h][t - padding];
         const size_t at = (h * n + t) * (size_t)d_;
         if (keys) s.key.assign(keys + at, keys + at + d_);
         if (values) s.value.assign(values + at, values + at + d_);

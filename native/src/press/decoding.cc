@@ -51,6 +51,7 @@ class DecodingPress : public Press {
   const std::string& name() const override { return name_; }
   PressKind kind() const override { return PressKind::Decoding; }
   double compression_ratio() const override { return by_ratio_ ? target_ratio_ : 0.0; }
+  bool acts_during_decoding() const override { return true; }
   void begin(int32_t n_layers) override {
     base_->begin(n_layers);
     buffers_.assign(n_layers, {});
@@ -133,7 +134,7 @@ class CAMPress : public DecodingPress {
     for (int32_t h = 0; h < H; ++h) {
       const int32_t kv = h / g;
       for (int32_t t = 0; t < n; ++t) {
-        if (v.position(kv, t) > query_position) {
+        if (v.position(kv, t) > query_position || v.position(kv, t) < 0) {
           row[t] = -std::numeric_limits<float>::infinity();
           continue;
         }
@@ -224,6 +225,7 @@ class PrefillDecodingPress : public Press {
   const std::string& name() const override { return name_; }
   PressKind kind() const override { return PressKind::Decoding; }
   double compression_ratio() const override { return prefilling_ ? prefilling_->compression_ratio() : 0.0; }
+  bool acts_during_decoding() const override { return decoding_ != nullptr; }
   void validate(int32_t n) const override {
     if (prefilling_) prefilling_->validate(n);
   }

@@ -27,7 +27,8 @@ LayerView PressPipeline::make_view(int32_t layer, const float* x, int32_t q, int
   LayerView v;
   v.layer = layer;
   v.n_layers = config_.n_layers;
-  v.n = cache.length(layer, 0);
+  v.n = 0;
+  for (int32_t h = 0; h < config_.n_kv_heads; ++h) v.n = std::max(v.n, cache.length(layer, h));
   v.q = q;
   v.n_heads = config_.n_heads;
   v.n_kv_heads = config_.n_kv_heads;
@@ -47,7 +48,8 @@ LayerView PressPipeline::make_view(int32_t layer, const float* x, int32_t q, int
 void PressPipeline::apply(int32_t layer, LayerDecision& decision, const LayerView& view, LayerCacheAccess& cache) {
   LayerStats& s = stats_.size() > (size_t)layer ? stats_[layer] : (stats_.resize(layer + 1), stats_[layer]);
   s.layer = layer;
-  s.before.assign(view.n_kv_heads, view.n);
+  s.before.clear();
+  for (int32_t h = 0; h < view.n_kv_heads; ++h) s.before.push_back(cache.length(layer, h));
   if (decision.unchanged && !decision.keys_modified && !decision.values_modified) {
     s.after = s.before;
     return;
@@ -55,10 +57,15 @@ void PressPipeline::apply(int32_t layer, LayerDecision& decision, const LayerVie
   if (decision.unchanged) decision.keep_all(view.n_kv_heads, view.n);
   if ((int32_t)decision.kept.size() != view.n_kv_heads)
     throw EngineError(ErrorCode::Internal, press_->name() + " returned a decision for the wrong number of heads");
-  for (auto& head : decision.kept) {
+  for (int32_t h = 0; h < view.n_kv_heads; ++h) {
+    auto& head = decision.kept[h];
     std::sort(head.begin(), head.end());
+    head.erase(std::unique(head.begin(), head.end()), head.end());
     for (int32_t t : head)
       if (t < 0 || t >= view.n) throw EngineError(ErrorCode::Internal, press_->name() + " kept a slot out of range");
+    // Padding of a shorter head is never kept (selection scores it −inf; a wrapper may still list it).
+    const int32_t padding = view.n - cache.length(layer, h);
+    head.erase(std::remove_if(head.begin(), head.end(), [&](int32_t t) { return t < padding; }), head.end());
   }
   cache.retain(layer, decision.kept, decision.keys_modified ? view.keys : nullptr,
                decision.values_modified ? view.values : nullptr, decision.positions_modified ? view.positions : nullptr);
@@ -97,9 +104,7 @@ void PressPipeline::finish_prefill(LayerCacheAccess& cache, const ModelAccess& m
   deferred_x_.clear();
 }
 
-bool PressPipeline::acts_during_decoding() const {
-  return press_->kind() == PressKind::Decoding || press_->name() == "DMSPress";
-}
+bool PressPipeline::acts_during_decoding() const { return press_->acts_during_decoding(); }
 
 void PressPipeline::after_decode_layer(int32_t layer, const float* x, int32_t q, int32_t first_position, LayerCacheAccess& cache,
                                        const ModelAccess& model) {

@@ -25,10 +25,12 @@ class LayerCacheAccess {
   // Slots of (layer, kv-head) currently held.
   virtual int32_t length(int32_t layer, int32_t kv_head) const = 0;
   // Copies the layer as f32: keys / values [Hk, n, d] (keys post-RoPE as stored), positions [Hk, n],
-  // with n = length(layer, 0); every head of the layer must hold n slots (InvalidArgument otherwise).
+  // n = the longest head's length. A shorter head is padded at the front: its first n − length slots
+  // have position −1 and zero K/V (see press.h).
   virtual void gather(int32_t layer, std::vector<float>& keys, std::vector<float>& values,
                       std::vector<int32_t>& positions) const = 0;
-  // Keeps only kept[h] (ascending slot indices) of every head, in that order, and frees the rest.
+  // Keeps only kept[h] of every head, in that order, and frees the rest. Indices are in the gathered
+  // (padded) layout: head h's stored slot i is index n − length(layer, h) + i; padding is never passed.
   // When given, keys / values ([Hk, n, d], the gathered layout) and positions ([Hk, n]) replace the
   // kept slots' data (only the entries at kept indices are read).
   virtual void retain(int32_t layer, const std::vector<std::vector<int32_t>>& kept, const float* keys,

@@ -8,6 +8,12 @@
 
 namespace presskv::press {
 
+void mask_padding(const LayerView& view, std::vector<float>& scores) {
+  for (int32_t h = 0; h < view.n_kv_heads; ++h)
+    for (int32_t t = 0; t < view.n && view.position(h, t) < 0; ++t)
+      scores[(size_t)h * view.n + t] = -std::numeric_limits<float>::infinity();
+}
+
 int32_t kept_count(int32_t n, double ratio) {
   const double kept = (double)n * (1.0 - ratio);
   return kept <= 0 ? 0 : (int32_t)kept;
@@ -104,7 +110,7 @@ std::vector<float> window_attention(const LayerView& view, int32_t w) {
       const float* qv = queries.data() + ((int64_t)h * w + i) * d;
       const int32_t query_position = view.first_position + view.q - w + i;
       for (int32_t t = 0; t < n; ++t) {
-        if (view.position(kv, t) > query_position) {
+        if (view.position(kv, t) > query_position || view.position(kv, t) < 0) {
           row[t] = -std::numeric_limits<float>::infinity();
           continue;
         }
@@ -142,7 +148,7 @@ std::vector<double> attention_column_sums(const LayerView& view) {
       const float* qv = queries.data() + ((int64_t)h * q + i) * d;
       const int32_t query_position = view.first_position + i;
       for (int32_t t = 0; t < n; ++t) {
-        if (view.position(kv, t) > query_position) {
+        if (view.position(kv, t) > query_position || view.position(kv, t) < 0) {
           row[t] = -std::numeric_limits<float>::infinity();
           continue;
         }

@@ -7,6 +7,8 @@
 
 namespace presskv::press {
 
+// Scores of padding slots (position < 0, ragged layers) set to −inf so that no selection keeps them.
+void mask_padding(const LayerView& view, std::vector<float>& scores);
 // floor(n·(1−r)) as kvpress computes it (Python int() of a double).
 int32_t kept_count(int32_t n, double ratio);
 // Largest finite value of a score tensor (−inf ignored; 0 when empty).

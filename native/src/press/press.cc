@@ -49,6 +49,7 @@ void ScorerPress::compress(LayerView& view, LayerDecision& out) {
     return;
   }
   score(view, out.scores);
+  mask_padding(view, out.scores);
   select_per_head(out.scores, view.n_kv_heads, view.n, kept_count(view.n, ratio_), out);
 }
 

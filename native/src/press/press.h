@@ -9,8 +9,10 @@
 //
 // Data layout everywhere: K and V are f32 [Hk, n, d] (K post-RoPE), positions are int32 [Hk, n]
 // (original token position of each slot; heads may differ once an earlier press ran), X is the
-// attention input after the layer's input RMSNorm, f32 [q, hidden]. With layer-major prefill the last q
-// slots of every head are the tokens of X, in order.
+// attention input after the layer's input RMSNorm, f32 [q, hidden]. The last q slots of every head are
+// the tokens of X, in order. Ragged layers (head-wise compression, then decoding): n is the longest
+// head; a head holding fewer slots is padded at the FRONT with slots of position −1 and zero K/V, which
+// attention ignores, selection scores −inf (mask_padding) and the pipeline never keeps.
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -109,6 +111,8 @@ class Press {
   // cache of that layer and X of the new tokens only. Decoding presses (DecodingPress, CAM, DMS with
   // decoding) compress here; everything else leaves the cache alone.
   virtual void decode(LayerView& /*view*/, LayerDecision& out) { out.unchanged = true; }
+  // True when decode() may change the cache (the pipeline skips the gather otherwise).
+  virtual bool acts_during_decoding() const { return false; }
   // True when compress() only uses token-local inputs (DMS / decoding presses may feed it new tokens only).
   virtual bool token_local() const { return false; }
   // Deterministic RNG (Random, LeverageScore, CUR sketches): seeded from config "seed" (default 0).

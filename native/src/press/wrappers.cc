@@ -35,6 +35,7 @@ class AdaKVPress : public WrapperPress {
       return;
     }
     inner_->score(v, out.scores);
+    mask_padding(v, out.scores);
     const int32_t k = kept_count(v.n, r);
     std::vector<float> s = out.scores;
     const int32_t safeguard = (int32_t)(k * alpha_);
@@ -380,6 +381,7 @@ class DMSPress : public WrapperPress {
   }
   double compression_ratio() const override { return achieved_; }
   void set_compression_ratio(double) override {}
+  bool acts_during_decoding() const override { return decoding_; }
   void begin(int32_t n_layers) override {
     WrapperPress::begin(n_layers);
     buffers_.assign(n_layers, {});
