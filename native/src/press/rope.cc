@@ -3,35 +3,18 @@
 #include <cmath>
 
 #include "core/errors.h"
+#include "model/rope.h"
 
 namespace presskv::press {
 
 Rope::Rope(const ModelConfig& config) : d_(config.head_dim), style_(config.rope_style) {
   if (d_ <= 0 || d_ % 2 != 0) throw EngineError(ErrorCode::InvalidArgument, "RoPE needs an even head dim");
-  const int32_t half = d_ / 2;
-  inv_freq_.resize(half);
-  const RopeScaling& scaling = config.rope_scaling;
-  for (int32_t i = 0; i < half; ++i) {
-    double f = 1.0 / std::pow((double)config.rope_theta, (2.0 * i) / d_);
-    if (scaling.type == "linear" && scaling.factor > 0) {
-      f /= scaling.factor;
-    } else if (scaling.type == "llama3") {
-      // Llama 3.1's frequency-dependent scaling: long wavelengths slowed by `factor`, short ones kept,
-      // a smooth blend in between.
-      const double pi = 3.14159265358979323846;
-      const double low_wavelen = scaling.original_max_position / scaling.low_freq_factor;
-      const double high_wavelen = scaling.original_max_position / scaling.high_freq_factor;
-      const double wavelen = 2 * pi / f;
-      if (wavelen > low_wavelen) {
-        f /= scaling.factor;
-      } else if (wavelen >= high_wavelen) {
-        const double smooth = (scaling.original_max_position / wavelen - scaling.low_freq_factor) /
-                              (scaling.high_freq_factor - scaling.low_freq_factor);
-        f = (1 - smooth) * f / scaling.factor + smooth * f;
-      }
-    }
-    inv_freq_[i] = f;
-  }
+  if (config.rope_dim != 0 && config.rope_dim != d_)
+    throw EngineError(ErrorCode::UnsupportedArchitecture, "presses need rope_dim == head_dim");
+  // The forward's own frequencies (model/rope.cc), so presses rotate exactly as the cache was rotated.
+  ModelConfig full = config;
+  full.rope_dim = d_;
+  inv_freq_ = rope_inv_freq(full);
 }
 
 int32_t Rope::partner(int32_t c) const {
