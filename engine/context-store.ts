@@ -25,6 +25,7 @@ import { contextIdOf, contextKey, isContextId, modelFingerprint, pressConfigOf, 
 import { AbortedError, ContextOverflowError, InvalidArgumentError, KvOutOfMemoryError, PressKVError } from './errors.js';
 import type { Model } from './model.js';
 import type { Press, PressSpec } from './presses/base.js';
+import { preparePress } from './presses/prepare.js';
 import { createPress } from './presses/registry.js';
 import type { Session } from './session.js';
 import type { GenerateOptions, GenerateResult } from './types.js';
@@ -176,11 +177,8 @@ export class ContextStore {
     if (input.name !== undefined && (typeof input.name !== 'string' || input.name.length > 256)) {
       throw new InvalidArgumentError('name must be a string of at most 256 characters');
     }
-    const press = input.press === undefined ? undefined : createPress(input.press);
-    if (press) {
-      press.validateForContext(tokenIds.length);
-      await press.prepare(this.model.info.config);
-    }
+    // Every press problem (unknown name, bad option, window longer than the context, missing artefact) fails here.
+    const press = input.press === undefined ? undefined : (await preparePress(input.press, { model: this.model.info.config, contextTokens: tokenIds.length })).press;
     const identity = this.identity(press);
     const key = contextKey(identity, tokenIds);
     const id = contextIdOf(key);
