@@ -1,6 +1,6 @@
 // Finch: SnapKV-like scores from the question's queries, then rerotation to contiguous positions (kvpress spec §2.3).
 import { z } from 'zod';
-import { OtherPress, count, ratio } from './base.js';
+import { OtherPress, count, ratio, requireLonger } from './base.js';
 
 /**
  * The window is the question (the tokens after the context): the engine prefills context + question and sets
@@ -24,4 +24,13 @@ export class FinchPress extends OtherPress<{
       windowSize: count(1).optional(),
     })
     .strict();
+  override validateForContext(n: number): void {
+    super.validateForContext(n);
+    const w = this.options.windowSize;
+    if (w !== undefined) requireLonger(this, n, w, 'the question window (windowSize)');
+    const chunk = this.options.chunkLength;
+    if (w !== undefined && chunk !== undefined && !(chunk > w / (1 - this.options.compressionRatio))) {
+      this.fail(`chunkLength (${chunk}) must be > windowSize / (1 − compressionRatio) = ${(w / (1 - this.options.compressionRatio)).toFixed(2)}`);
+    }
+  }
 }

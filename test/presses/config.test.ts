@@ -179,6 +179,9 @@ describe('validation errors (typed, before any work)', () => {
     expect(err.message).toMatch(/windowSize \(64\) must be shorter than the context \(64 tokens\)/);
     expect(thrown(() => createPress({ name: 'adakv', press: { name: 'snapkv', windowSize: 8 } }).validateForContext(8))).toBeInstanceOf(InvalidArgumentError);
     expect(thrown(() => createPress({ name: 'streaming-llm' }).validateForContext(4))).toBeInstanceOf(InvalidArgumentError);
+    expect(thrown(() => createPress({ name: 'finch', compressionRatio: 0.5, windowSize: 10 }).validateForContext(10))).toBeInstanceOf(InvalidArgumentError);
+    expect(thrown(() => createPress({ name: 'finch', compressionRatio: 0.5, windowSize: 10, chunkLength: 20 }).validateForContext(100)).message).toMatch(/chunkLength \(20\) must be > windowSize/);
+    expect(() => createPress({ name: 'finch', compressionRatio: 0.5, windowSize: 10, chunkLength: 21 }).validateForContext(100)).not.toThrow();
     const perLayer = new PerLayerCompressionPress({ compressionRatios: [0.1, 1], press: new KnormPress() });
     expect(perLayer.compressionRatio).toBeCloseTo(0.55, 12);
     expect(thrown(() => perLayer.validateForModel(MODEL)).message).toMatch(/lists 2 ratios but the model has 3 layers/);
