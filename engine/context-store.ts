@@ -285,7 +285,8 @@ export class ContextStore {
     entry.users++;
     try {
       return await this.inTurn(entry, async () => {
-        options.signal?.throwIfAborted();
+        // The caller gave up while waiting for its turn.
+        if (options.signal?.aborted) throw new AbortedError('The call was aborted before it started');
         const started = performance.now();
         const cacheHit = entry.session !== undefined;
         const session = cacheHit ? entry.session! : await this.rebuild(entry, options.signal);
@@ -394,7 +395,7 @@ export class ContextStore {
 
   /** Prefills the context into a new session and brings it to the canonical state (see the file comment). */
   private async rebuild(entry: Entry, signal?: AbortSignal): Promise<Session> {
-    signal?.throwIfAborted();
+    if (signal?.aborted) throw new AbortedError('The context prefill was aborted');
     const session = this.model.createSession();
     const abort = () => session.abort();
     signal?.addEventListener('abort', abort, { once: true });
