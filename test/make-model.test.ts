@@ -108,12 +108,12 @@ describe('weights', () => {
     const specs: Record<string, ModelSpec> = {};
     for (const dtype of DTYPES) specs[dtype] = (await made({ arch: 'qwen3', shape: 'tiny', dtype, format: 'hf', seed: 11 })).spec;
     const q32 = readTensor(specs.f32, tensor(specs.f32, 'blk.1.attn_q.weight'));
-    const bound = 1 / Math.sqrt(64);
+    const bound = 3 / Math.sqrt(64); // query gain 3 over fan-in 64
     expect(Math.max(...q32.map(Math.abs))).toBeLessThanOrEqual(bound);
     expect(Math.max(...q32.map(Math.abs))).toBeGreaterThan(0.95 * bound);
     expect(Math.abs(q32.reduce((a, b) => a + b, 0) / q32.length)).toBeLessThan(0.05 * bound);
     const norm = readTensor(specs.f32, tensor(specs.f32, 'blk.1.attn_q_norm.weight'));
-    for (const v of norm) expect(Math.abs(v - 1)).toBeLessThanOrEqual(0.2);
+    for (const v of norm) expect(Math.abs(v - 2)).toBeLessThanOrEqual(0.4);
     const q16 = readTensor(specs.f16, tensor(specs.f16, 'blk.1.attn_q.weight'));
     const qb16 = readTensor(specs.bf16, tensor(specs.bf16, 'blk.1.attn_q.weight'));
     for (let i = 0; i < q32.length; i++) {
