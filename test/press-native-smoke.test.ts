@@ -7,7 +7,10 @@ import { fromNativeError } from '../engine/errors.js';
 
 interface PressAddon {
   scorePressLayer(config: unknown, inputs: unknown): { scores?: Float32Array; kept: Int32Array[]; keys?: Float32Array; positions?: Int32Array[] };
-  runPressPipeline(config: unknown, inputs: unknown): { layers: { kept: Int32Array[]; positions: Int32Array[]; keys: Float32Array[] }[]; ratio: number };
+  runPressPipeline(
+    config: unknown,
+    inputs: unknown,
+  ): { layers: { kept: Int32Array[]; positions: Int32Array[]; keys: Float32Array[] }[]; ratio: number; bytesBefore?: number; bytesAfter?: number };
   pressNames(): string[];
 }
 
@@ -177,6 +180,30 @@ describe.skipIf(!addon)('native presses (smoke)', () => {
     expect(Math.min(...sizes.slice(interval))).toBeGreaterThanOrEqual(target);
     expect(Math.max(...sizes.slice(interval))).toBeLessThanOrEqual(target + interval - 1);
     expect(sizes).toContain(target);
+  });
+
+  it('frees pages of the paged KV cache for real, head-wise presses included', () => {
+    const nCtx = 100;
+    const pageTokens = 16;
+    const layers = [layerInputs(nCtx, 13), layerInputs(nCtx, 14)];
+    const pageBytes = pageTokens * (2 * d * 2 + 4); // f16 K and V rows + an int32 position per slot
+    for (const press of [
+      { name: 'SnapKVPress', options: { compressionRatio: 0.5, windowSize: 8 } },
+      { name: 'AdaKVPress', press: { name: 'KnormPress', options: { compressionRatio: 0.5 } } },
+      { name: 'KeyRerotationPress', press: { name: 'KnormPress', options: { compressionRatio: 0.5 } } },
+    ]) {
+      const plain = call(() => addon!.runPressPipeline(press, { config, n: nCtx, layers }));
+      const paged = call(() => addon!.runPressPipeline(press, { config, n: nCtx, layers, cache: 'paged', kvDtype: 'f16', pageTokens }));
+      expect(paged.bytesBefore).toBe(config.nLayers * Hk * Math.ceil(nCtx / pageTokens) * pageBytes);
+      expect(paged.bytesAfter!).toBeLessThanOrEqual(0.5 * paged.bytesBefore! + config.nLayers * Hk * pageBytes);
+      // Same slots and positions as the plain cache; keys equal up to f16 storage.
+      paged.layers.forEach((layer, l) => {
+        for (let h = 0; h < Hk; h++) {
+          expect(Array.from(layer.positions[h])).toEqual(Array.from(plain.layers[l].positions[h]));
+          layer.keys[h].forEach((x, i) => expect(Math.abs(x - plain.layers[l].keys[h][i])).toBeLessThan(2e-3));
+        }
+      });
+    }
   });
 
   it('rejects bad configs with typed errors before any work', () => {

@@ -13,6 +13,8 @@
 
 #include "addon/registry.h"
 #include "core/errors.h"
+#include "kv/paged-kv-cache.h"
+#include "press/paged-cache-access.h"
 #include "press/pipeline.h"
 #include "press/press.h"
 #include "press/rope.h"
@@ -491,10 +493,37 @@ class PlainCache : public press::LayerCacheAccess {
   std::vector<std::vector<std::vector<Slot>>> slots_;
 };
 
+// The engine's paged cache (kv/paged-kv-cache.h) behind the same test entry: proves the press really
+// frees pages (bytes before / after) through PagedCacheAccess, exactly as a prefill would.
+class PagedTestCache {
+ public:
+  PagedTestCache(const ModelConfig& model, DType dtype, int32_t page_tokens, int32_t max_tokens) {
+    KvCacheOptions options;
+    options.dtype = dtype;
+    options.page_tokens = page_tokens;
+    options.max_tokens = max_tokens;
+    cache_ = KvCache::create(model, KvPool::create(0), options);
+    access_ = std::make_unique<press::PagedCacheAccess>(paged(*cache_));
+  }
+  void append(int32_t layer, const float* keys, const float* values, const int32_t* positions, int32_t count, int32_t d) {
+    PagedKvCache& c = paged(*cache_);
+    for (int32_t h = 0; h < c.n_kv_heads(); ++h)
+      c.append(layer, h, count, keys + (size_t)h * count * d, values + (size_t)h * count * d, d, positions + (size_t)h * count);
+  }
+  press::LayerCacheAccess& access() { return *access_; }
+  size_t bytes() const { return cache_->bytes(); }
+
+ private:
+  std::unique_ptr<KvCache> cache_;
+  std::unique_ptr<press::PagedCacheAccess> access_;
+};
+
 // runPressPipeline(pressConfig, { config, n, layers: [{ hidden [n*hidden], keys [Hk*n*d], values, weights,
 //   attentions? }], positions?, decode?: [{ q, layers: [{ hidden [q*hidden], keys [Hk*q*d], values }] }] })
 // → { layers: [{ kept: Int32Array[] (origins), positions: Int32Array[], keys: Float32Array[], values: Float32Array[] }],
-//     ratio }
+//     ratio, pressRatio, bytesBefore?, bytesAfter? }
+// With inputs.cache = 'paged' (+ kvDtype 'f16' | 'f32', pageTokens) the engine's paged cache is used;
+// `kept` then lists the kept slots' positions (the paged cache does not track insertion order).
 Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
@@ -513,7 +542,21 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
     press::PressPipeline pipeline(press::create_press(config, &model), model);
     if (!in.Get("seed").IsUndefined()) pipeline.press().rng().seed((uint64_t)get_number(in, "seed", 0));
     PlainWeights weights(model);
-    PlainCache cache(L, Hk, d);
+    PlainCache plain(L, Hk, d);
+    Napi::Value cache_kind = in.Get("cache");
+    const bool use_paged = cache_kind.IsString() && cache_kind.As<Napi::String>().Utf8Value() == "paged";
+    std::unique_ptr<PagedTestCache> paged_cache;
+    if (use_paged) {
+      Napi::Value dt = in.Get("kvDtype");
+      const bool f32 = dt.IsString() && dt.As<Napi::String>().Utf8Value() == "f32";
+      paged_cache = std::make_unique<PagedTestCache>(model, f32 ? DType::F32 : DType::F16, get_int(in, "pageTokens", false, 16),
+                                                     1 << 20);
+    }
+    press::LayerCacheAccess& cache = use_paged ? paged_cache->access() : static_cast<press::LayerCacheAccess&>(plain);
+    auto append = [&](int32_t l, const float* k, const float* v, const int32_t* p, int32_t count, int32_t origin) {
+      if (use_paged) paged_cache->append(l, k, v, p, count, d);
+      else plain.append(l, k, v, p, count, origin);
+    };
     std::vector<std::vector<float>> hidden(L);
     std::vector<std::vector<float>> attentions(L);
     for (int32_t l = 0; l < L; ++l) {
@@ -524,12 +567,14 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
       std::vector<float> values = get_floats(layer, "values", (size_t)Hk * n * d, true);
       attentions[l] = get_floats(layer, "attentions", (size_t)H * n * n, false);
       weights.layers[l] = parse_weights(layer.Get("weights"), model);
-      cache.append(l, keys.data(), values.data(), positions.data(), n, 0);
+      append(l, keys.data(), values.data(), positions.data(), n, 0);
     }
+    const size_t bytes_before = use_paged ? paged_cache->bytes() : 0;
     pipeline.begin_prefill(n);
     for (int32_t l = 0; l < L; ++l)
       pipeline.after_layer(l, hidden[l].data(), n, 0, cache, weights, attentions[l].empty() ? nullptr : attentions[l].data());
     pipeline.finish_prefill(cache, weights);
+    const size_t bytes_after = use_paged ? paged_cache->bytes() : 0;
 
     Napi::Value dv = in.Get("decode");
     if (dv.IsArray()) {
@@ -550,7 +595,7 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
           std::vector<float> x = get_floats(layer, "hidden", (size_t)q * D, true);
           std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * q * d, true);
           std::vector<float> values = get_floats(layer, "values", (size_t)Hk * q * d, true);
-          cache.append(l, keys.data(), values.data(), step_positions.data(), q, origin);
+          append(l, keys.data(), values.data(), step_positions.data(), q, origin);
           pipeline.after_decode_layer(l, x.data(), q, next_position, cache, weights);
         }
         next_position += q;
@@ -564,15 +609,23 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
       Napi::Object layer = Napi::Object::New(env);
       Napi::Array kept = Napi::Array::New(env, Hk), pos = Napi::Array::New(env, Hk), keys = Napi::Array::New(env, Hk),
                   values = Napi::Array::New(env, Hk);
+      std::vector<float> all_keys, all_values;
+      std::vector<int32_t> all_positions;
+      cache.gather(l, all_keys, all_values, all_positions);
+      const size_t width = all_positions.size() / Hk;
       for (int32_t h = 0; h < Hk; ++h) {
         std::vector<int32_t> origins, ps;
         std::vector<float> ks, vs;
-        for (const auto& slot : cache.slots()[l][h]) {
-          origins.push_back(slot.origin);
-          ps.push_back(slot.position);
-          ks.insert(ks.end(), slot.key.begin(), slot.key.end());
-          vs.insert(vs.end(), slot.value.begin(), slot.value.end());
+        for (size_t t = 0; t < width; ++t) {
+          const size_t at = h * width + t;
+          if (all_positions[at] < 0) continue;  // front padding of a shorter head
+          ps.push_back(all_positions[at]);
+          ks.insert(ks.end(), all_keys.begin() + at * d, all_keys.begin() + (at + 1) * d);
+          vs.insert(vs.end(), all_values.begin() + at * d, all_values.begin() + (at + 1) * d);
         }
+        if (use_paged) origins = ps;
+        else
+          for (const auto& slot : plain.slots()[l][h]) origins.push_back(slot.origin);
         kept.Set(h, int_array(env, origins));
         pos.Set(h, int_array(env, ps));
         keys.Set(h, float_array(env, ks));
@@ -586,6 +639,10 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
     }
     out.Set("layers", result);
     out.Set("ratio", Napi::Number::New(env, pipeline.achieved_ratio()));
+    if (use_paged) {
+      out.Set("bytesBefore", Napi::Number::New(env, (double)bytes_before));
+      out.Set("bytesAfter", Napi::Number::New(env, (double)bytes_after));
+    }
     out.Set("pressRatio", Napi::Number::New(env, pipeline.press().compression_ratio()));
     return out;
   } catch (const EngineError& e) {
