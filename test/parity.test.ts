@@ -22,13 +22,19 @@ interface Case {
   arch: Architecture;
   format: 'gguf' | 'hf';
   dtype: WeightDType;
+  /** HF safetensors shards (1 = a single model.safetensors). */
+  shards: number;
 }
-const CASES: Case[] = (['llama', 'mistral', 'qwen2', 'qwen3'] as const).flatMap((arch) => [
-  { arch, format: 'hf', dtype: 'f32' } as Case,
-  { arch, format: 'hf', dtype: 'bf16' } as Case,
-  { arch, format: 'gguf', dtype: 'f32' } as Case,
-  { arch, format: 'gguf', dtype: 'f16' } as Case,
-]);
+const CASES: Case[] = [
+  ...(['llama', 'mistral', 'qwen2', 'qwen3'] as const).flatMap((arch): Case[] => [
+    { arch, format: 'hf', dtype: 'f32', shards: 1 },
+    { arch, format: 'hf', dtype: 'bf16', shards: 1 },
+    { arch, format: 'gguf', dtype: 'f32', shards: 1 },
+    { arch, format: 'gguf', dtype: 'f16', shards: 1 },
+  ]),
+  // The engine maps a checkpoint spread over several files.
+  { arch: 'qwen3', format: 'hf', dtype: 'bf16', shards: 3 },
+];
 
 /** A fixed pseudo-random prompt over the whole vocabulary (special tokens included: the math does not care). */
 function promptFor(vocab: number, seed: number): number[] {
@@ -55,9 +61,9 @@ afterAll(() => {
   for (const h of handles) h.dispose();
 });
 
-describe.each(CASES)('$arch $format $dtype', ({ arch, format, dtype }) => {
+describe.each(CASES)('$arch $format $dtype, $shards shard(s)', ({ arch, format, dtype, shards }) => {
   it('f32 logits match the reference for every position (chunked prefill, paged KV)', async () => {
-    const path = await tinyModelPath({ arch, format, dtype });
+    const path = await tinyModelPath({ arch, format, dtype, shards: shards > 1 ? shards : undefined });
     const { spec } = await readModelFiles(path);
     const reference = new ReferenceForward(spec);
     const prompt = promptFor(spec.config.vocab, 17);
@@ -75,17 +81,37 @@ describe.each(CASES)('$arch $format $dtype', ({ arch, format, dtype }) => {
     expect(relativeError(lastOnly, expected[expected.length - 1])).toBeLessThan(RELATIVE_TOLERANCE);
   });
 
-  it(`greedy decoding gives the reference's ${GREEDY_STEPS} tokens`, async () => {
-    const path = await tinyModelPath({ arch, format, dtype });
+  it(`greedy decoding gives the reference's ${GREEDY_STEPS} tokens (engine API, and native runtime with small pages)`, async () => {
+    const path = await tinyModelPath({ arch, format, dtype, shards: shards > 1 ? shards : undefined });
     const model = await Model.load(path, { threads: 2, kvDtype: 'f32', prefillChunk: CHUNK });
     try {
       const prompt = promptFor(model.info.config.vocab, 29);
-      const result = await model.generate(prompt, { maxTokens: GREEDY_STEPS, temperature: 0, stopTokenIds: [] });
-      const reference = new ReferenceForward(model.files.spec);
-      const expected = reference.greedy(prompt, GREEDY_STEPS);
+      const expected = new ReferenceForward(model.files.spec).greedy(prompt, GREEDY_STEPS);
       // A model that only repeats one token would make this comparison nearly vacuous.
       expect(new Set(expected).size).toBeGreaterThan(8);
+
+      const result = await model.generate(prompt, { maxTokens: GREEDY_STEPS, temperature: 0, stopTokenIds: [] });
       expect(result.generatedTokenIds).toEqual(expected);
+
+      // LoadOptions has no page size, so drive the runtime directly to decode across many 8-token pages.
+      const addon = nativeAddon();
+      const handle = addon.loadModel(model.files.spec, { threads: 2 });
+      handles.push(handle);
+      const runtime = addon.createRuntime(handle, { threads: 2, kvDtype: 'f32', prefillChunk: CHUNK, pageTokens: PAGE });
+      try {
+        runtime.setVocabulary(Array.from({ length: model.info.config.vocab }, () => new Uint8Array(0)));
+        const session = runtime.createSession({ maxTokens: prompt.length + GREEDY_STEPS });
+        const paged = await session.generate({
+          sampling: { temperature: 0 },
+          maxTokens: GREEDY_STEPS,
+          promptTokens: Int32Array.from(prompt),
+          stopTokenIds: new Int32Array(0),
+        });
+        await session.dispose();
+        expect(Array.from(paged.tokens)).toEqual(expected);
+      } finally {
+        runtime.dispose();
+      }
     } finally {
       model.dispose();
     }
