@@ -12,6 +12,9 @@ export { resolveModelPath, parseHubId, hubModelDir, defaultHubCacheDir, type Res
 export { makeModel, SHAPE_NAMES, type MakeModelOptions, type MadeModel, type ShapeName } from './engine/make-model/index.js';
 export { SUPPORTED_ARCHITECTURES, type Architecture, type ModelConfig, type ModelSpec, type WeightDType } from './engine/model-spec.js';
 
+// KV-cache presses (kvpress catalogue): classes, registry, preparePress.
+export * from './engine/presses/index.js';
+
 // Constrained decoding, for callers that drive a Session step by step themselves.
 export { GrammarMatcher, type Grammar, type AllowedTokens } from './engine/constrained/grammar-matcher.js';
 export { jsonGrammar, toolCallGrammar, type ToolCallFormat } from './engine/constrained/grammars.js';

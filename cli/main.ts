@@ -19,7 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 export const USAGE = `presskv <command> [options]   (presskv <command> --help for its options)
 
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`)
+  .map(([name, c], _, all) => `  ${name.padEnd(Math.max(...all.map(([n]) => n.length)) + 2)}${c.summary}`)
   .join('\n')}`;
 
 const processIo: CommandIo = {
