@@ -34,7 +34,7 @@ export function contextMessagesOf(context: string | ChatMessage[]): ChatMessage[
     return [{ role: 'system', content: context }];
   }
   if (!Array.isArray(context) || context.length === 0) throw new InvalidArgumentError('The context needs at least one message');
-  return context.map((m) => ({ role: m.role, content: m.content ?? '' }));
+  return context.map((m) => ({ ...m }));
 }
 
 export async function cacheContext(store: ContextStore, options: CacheContextOptions): Promise<CachedContext> {

@@ -1,6 +1,9 @@
 // contextCacheMiddleware({ store, context | contextId }): puts a context (a document, a system prompt) before
 // every call's prompt and answers from its stored — and, with a press, compressed — KV cache, so each call
-// prefills only its own messages. Usage reports the reuse the way hosted providers report prompt caching
+// prefills only its own messages. With neither, the context is taken from each call's own prompt (DESIGN.md
+// §5): up to and including the last message marked `providerOptions.presskv.cacheBreakpoint` (or
+// `compress: true`, on the message or one of its parts), else everything before the final user message; it
+// is stored on first sight and reused by every later call whose prompt starts the same way. Usage reports the reuse the way hosted providers report prompt caching
 // (inputTokens.cacheRead / cacheWrite) and providerMetadata.presskv = { contextId, tokensBefore, tokensAfter,
 // bytes, cacheHit, prefillMs }.
 //
@@ -14,6 +17,7 @@ import type {
   LanguageModelV3GenerateResult,
   LanguageModelV3Message,
   LanguageModelV3Middleware,
+  LanguageModelV3Prompt,
   LanguageModelV3StreamPart,
   LanguageModelV3Usage,
 } from '@ai-sdk/provider';
@@ -21,6 +25,7 @@ import type { ChatMessage } from '../engine/chat-template.js';
 import type { ContextGenerateResult, ContextStore } from '../engine/context-store.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import type { PressSpec } from '../engine/presses/base.js';
+import { convertPrompt } from '../provider/convert-prompt.js';
 import { mapFinishReason } from '../provider/finish-reason.js';
 import { OutputSegmenter, type Segment } from '../provider/output-segments.js';
 import { prepareCall, type PreparedCall } from '../provider/prepare-call.js';
@@ -33,7 +38,7 @@ export interface ContextCacheMiddlewareOptions {
   context?: string | ChatMessage[];
   /** Or a context stored before (cacheContext, or the server's /v1/contexts). */
   contextId?: string;
-  /** Press that compresses `context` when it is stored. */
+  /** Press that compresses the context when it is stored. */
   press?: PressSpec;
   /** TTL of `context` once stored, in seconds. */
   ttlSeconds?: number;
@@ -42,9 +47,10 @@ export interface ContextCacheMiddlewareOptions {
 export function contextCacheMiddleware(options: ContextCacheMiddlewareOptions): LanguageModelV3Middleware {
   const { store } = options;
   if (!store || typeof store.generate !== 'function') throw new InvalidArgumentError('contextCacheMiddleware needs a ContextStore as `store`');
-  if ((options.context === undefined) === (options.contextId === undefined)) {
-    throw new InvalidArgumentError('contextCacheMiddleware needs exactly one of `context` or `contextId`');
+  if (options.context !== undefined && options.contextId !== undefined) {
+    throw new InvalidArgumentError('contextCacheMiddleware takes `context` or `contextId`, not both (neither: the context is taken from each prompt)');
   }
+  const automatic = options.context === undefined && options.contextId === undefined;
   let stored: Promise<CachedContext> | undefined;
   // Stored once and reused; a failure (bad press, a deleted id) is reported by the call and retried by the next.
   const context = (): Promise<CachedContext> => {
@@ -59,14 +65,25 @@ export function contextCacheMiddleware(options: ContextCacheMiddlewareOptions): 
     return stored;
   };
 
+  // Automatic mode: the prompt's own context part, stored once per distinct part (the store dedups by key).
+  const contextOf = async (params: LanguageModelV3CallOptions): Promise<CachedContext | undefined> => {
+    if (!automatic) return context();
+    const part = contextPartOf(params.prompt);
+    if (part.length === 0) return undefined;
+    const messages = convertPrompt(part).messages;
+    return cacheContext(store, { messages, press: options.press, ttlSeconds: options.ttlSeconds });
+  };
+
   return {
     specificationVersion: 'v3',
     transformParams: async ({ params }) => {
+      if (automatic) return params;
       const ctx = await context();
       return { ...params, prompt: [...ctx.messages.map(toPromptMessage), ...params.prompt] };
     },
     wrapGenerate: async ({ doGenerate, params }) => {
-      const ctx = await context();
+      const ctx = await contextOf(params);
+      if (!ctx) return doGenerate();
       const plan = planCall(store, ctx, params);
       if ('skip' in plan) return withSkipNote(await doGenerate(), ctx, plan.skip);
       const result = await store.generate(ctx.id, plan.question, generateOptions(plan.call, params.abortSignal));
@@ -88,7 +105,8 @@ export function contextCacheMiddleware(options: ContextCacheMiddlewareOptions): 
       } satisfies LanguageModelV3GenerateResult;
     },
     wrapStream: async ({ doStream, params }) => {
-      const ctx = await context();
+      const ctx = await contextOf(params);
+      if (!ctx) return doStream();
       const plan = planCall(store, ctx, params);
       if ('skip' in plan) return doStream();
       const { call, question } = plan;
@@ -204,6 +222,22 @@ function withSkipNote(result: LanguageModelV3GenerateResult, ctx: CachedContext,
     ...result,
     providerMetadata: { ...result.providerMetadata, presskv: { ...(result.providerMetadata?.presskv ?? {}), contextId: ctx.id, cacheHit: false, cacheSkipped: why } },
   };
+}
+
+/** DESIGN.md §5: the prompt up to the last cache breakpoint, else everything before the final user message. */
+export function contextPartOf(prompt: LanguageModelV3Prompt): LanguageModelV3Prompt {
+  const marked = (o: { providerOptions?: Record<string, Record<string, unknown>> } | undefined) => {
+    const p = o?.providerOptions?.presskv;
+    return p?.cacheBreakpoint === true || p?.compress === true;
+  };
+  let last = -1;
+  prompt.forEach((message, i) => {
+    const parts = Array.isArray(message.content) ? (message.content as Array<{ providerOptions?: Record<string, Record<string, unknown>> }>) : [];
+    if (marked(message) || parts.some(marked)) last = i;
+  });
+  if (last >= 0) return prompt.slice(0, last + 1);
+  const finalUser = prompt.map((m) => m.role).lastIndexOf('user');
+  return finalUser > 0 ? prompt.slice(0, finalUser) : [];
 }
 
 /** A chat message as an AI SDK prompt message (the provider turns it back into the same chat message). */

@@ -5,7 +5,7 @@ import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContextStore } from '../engine/context-store.js';
 import { cacheContext } from '../middleware/cache-context.js';
-import { contextCacheMiddleware } from '../middleware/context-cache-middleware.js';
+import { contextCacheMiddleware, contextPartOf } from '../middleware/context-cache-middleware.js';
 import { createPressKV, type PressKVProvider } from '../provider/create-presskv.js';
 import { tinyModelPath } from './helpers/tiny-models.js';
 
@@ -74,9 +74,45 @@ describe('contextCacheMiddleware', () => {
     expect(result.usage.inputTokenDetails.cacheReadTokens).toBe(stored.tokensBefore - 1);
   });
 
-  it('rejects a missing or doubled context and an unknown id with clear errors', async () => {
-    expect(() => contextCacheMiddleware({ store } as never)).toThrow(/exactly one of/);
-    expect(() => contextCacheMiddleware({ store, context: 'a', contextId: 'b' })).toThrow(/exactly one of/);
+  it('without context or contextId, stores each prompt\'s context part (cache breakpoint, else before the final user message) and reuses it', async () => {
+    const plain = provider(modelPath);
+    const auto = wrapLanguageModel({ model: plain, middleware: contextCacheMiddleware({ store }) });
+    const manual = 'Rule 1: always greet. Rule 2: be brief. Rule 3: mention the weather. '.repeat(6);
+    const promptFor = (question: string) => [
+      { role: 'system' as const, content: manual, providerOptions: { presskv: { cacheBreakpoint: true } } },
+      { role: 'user' as const, content: question },
+    ];
+    const first = await generateText({ model: auto, messages: promptFor('Hello?'), maxOutputTokens: 8, temperature: 0 });
+    const second = await generateText({ model: auto, messages: promptFor('What about rule 3?'), maxOutputTokens: 8, temperature: 0 });
+    const reference = await generateText({ model: plain, messages: promptFor('What about rule 3?'), maxOutputTokens: 8, temperature: 0 });
+    expect(second.text).toBe(reference.text);
+    const id = (first.providerMetadata!.presskv as Record<string, unknown>).contextId;
+    expect((second.providerMetadata!.presskv as Record<string, unknown>).contextId).toBe(id);
+    const n = (first.providerMetadata!.presskv as Record<string, unknown>).tokensBefore as number;
+    expect(first.usage.inputTokenDetails.cacheWriteTokens).toBe(n);
+    expect(second.usage.inputTokenDetails.cacheReadTokens).toBe(n - 1);
+    // Without a mark, everything before the final user message is the context; a lone user message has none.
+    const lone = await generateText({ model: auto, prompt: 'Just this.', maxOutputTokens: 4, temperature: 0 });
+    expect(lone.usage.inputTokenDetails.cacheReadTokens ?? 0).toBe(0);
+    expect((lone.providerMetadata?.presskv as Record<string, unknown> | undefined)?.contextId).toBeUndefined();
+  });
+
+  it('splits a prompt as DESIGN.md §5 says: the last breakpoint (message or part) wins, else before the final user message', () => {
+    const sys = { role: 'system' as const, content: 'S' };
+    const user = (text: string, mark = false) => ({
+      role: 'user' as const,
+      content: [{ type: 'text' as const, text, ...(mark ? { providerOptions: { presskv: { compress: true } } } : {}) }],
+    });
+    const assistant = { role: 'assistant' as const, content: [{ type: 'text' as const, text: 'A' }] };
+    const marked = { ...sys, providerOptions: { presskv: { cacheBreakpoint: true } } };
+    expect(contextPartOf([marked, user('a'), assistant, user('q')])).toEqual([marked]);
+    expect(contextPartOf([sys, user('a', true), assistant, user('q')])).toEqual([sys, user('a', true)]);
+    expect(contextPartOf([sys, user('a'), assistant, user('q')])).toEqual([sys, user('a'), assistant]);
+    expect(contextPartOf([user('q')])).toEqual([]);
+  });
+
+  it('rejects a doubled context and an unknown id with clear errors', async () => {
+    expect(() => contextCacheMiddleware({ store, context: 'a', contextId: 'b' })).toThrow(/not both/);
     const unknown = wrapLanguageModel({ model: provider(modelPath), middleware: contextCacheMiddleware({ store, contextId: `ctx_${'f'.repeat(32)}` }) });
     await expect(generateText({ model: unknown, prompt: 'x', maxOutputTokens: 2 })).rejects.toThrow(/No stored context has the id/);
   });
