@@ -174,6 +174,21 @@ describe('presskv server', () => {
     await until(() => server.model.stats().kvBytesInUse === baseline && server.model.stats().pendingJobs === 0);
     // It stopped long before its 1900 tokens: the worker is idle and the memory is back to where it was.
     expect(server.model.stats().kvBytesInUse).toBe(baseline);
+
+    // The same on a stored context: the request's tail is freed, the context stays, and answers as before.
+    const ctx = await client.post<{ id: string; bytes: number }>('/contexts', { body: { content: 'A long tale about a fox and a crow. '.repeat(5) } });
+    const ask = { model: modelName, messages: [{ role: 'user', content: 'Go on.' }], max_tokens: 6, temperature: 0, context_id: ctx.id };
+    const before = (await client.chat.completions.create(ask as never as OpenAI.ChatCompletionCreateParamsNonStreaming)).choices[0]!.message.content;
+    const withContext = server.model.stats().kvBytesInUse;
+    const streamed = await post('/v1/chat/completions', JSON.stringify({ ...ask, max_tokens: 1900, ignore_eos: true, stream: true }));
+    const contextReader = streamed.body!.getReader();
+    received = '';
+    while (received.split('data: ').length < 6) received += new TextDecoder().decode((await contextReader.read()).value);
+    expect(server.model.stats().kvBytesInUse).toBeGreaterThan(withContext);
+    await contextReader.cancel();
+    await until(() => server.model.stats().kvBytesInUse === withContext && server.model.stats().pendingJobs === 0);
+    const after = (await client.chat.completions.create(ask as never as OpenAI.ChatCompletionCreateParamsNonStreaming)).choices[0]!.message.content;
+    expect(after).toBe(before);
   });
 
   it('eight concurrent greedy requests on one context answer as the same requests one by one, in one context of KV plus tails', async () => {
