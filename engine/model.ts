@@ -97,12 +97,40 @@ export class Model {
     return this.tokenizer.decode([...ids], { skipSpecialTokens: options.skipSpecialTokens ?? true });
   }
 
-  /** A sequence with its own KV cache (multi-turn reuse, step-by-step decoding). Dispose it when done. */
-  createSession(options: SessionOptions = {}): Session {
+  /**
+   * A sequence with its own KV cache (multi-turn reuse, step-by-step decoding). Dispose it when done.
+   * With `kv` (bytes from Session.saveKv) the session starts from that saved state: the call then returns a
+   * Promise that rejects with ERR_CORRUPT_FILE for a malformed payload (no session is left behind).
+   */
+  createSession(options: SessionOptions & { kv: Uint8Array }): Promise<Session>;
+  createSession(options?: SessionOptions): Session;
+  createSession(options: SessionOptions & { kv?: Uint8Array } = {}): Session | Promise<Session> {
     this.assertLive();
     positiveInt(options.maxTokens, 'maxTokens');
+    if (options.kv !== undefined && !(options.kv instanceof Uint8Array))
+      throw new InvalidArgumentError('createSession({ kv }) needs a Uint8Array from Session.saveKv()');
     const native = callNative(() => this.runtime.createSession({ maxTokens: options.maxTokens ?? this.contextLength }));
-    return new Session({ tokens: this.tokenizer, defaultStopTokenIds: this.stopTokenIds }, native);
+    const session = new Session({ tokens: this.tokenizer, defaultStopTokenIds: this.stopTokenIds }, native);
+    if (options.kv === undefined) return session;
+    const kv = options.kv;
+    return (async () => {
+      try {
+        await session.loadKv(kv);
+        return session;
+      } catch (err) {
+        await session.dispose();
+        throw err;
+      }
+    })();
+  }
+
+  /**
+   * Identifies the weights and config (a hash over the config and samples of every tensor, computed once at
+   * load): equal fingerprints = the same model for context keys and saved KV files.
+   */
+  fingerprint(): string {
+    this.assertLive();
+    return callNative(() => this.handle.fingerprint());
   }
 
   /**

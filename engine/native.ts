@@ -72,9 +72,15 @@ export interface NativeSession {
   generate(request: NativeGenerateRequest, onToken?: (id: number) => void): Promise<NativeGenerateResult>;
   sample(options: { sampling?: NativeSampling; allowedTokenIds?: Int32Array }): Promise<number>;
   abort(): void;
-  kvStats(): { tokens: number; bytes: number };
+  kvStats(): { tokens: number; bytes: number; sharedBytes: number };
   truncate(n: number): Promise<void>;
   dispose(): Promise<void>;
+  /** A new session sharing this one's KV pages copy-on-write, with its history, pending token and logits. */
+  fork(): Promise<NativeSession>;
+  /** The session's state as a page-size independent payload (native/src/addon/session-snapshot.h). */
+  saveKv(): Promise<Uint8Array>;
+  /** Replaces the session's state with a saveKv() payload; the bytes must stay unchanged until it settles. */
+  loadKv(bytes: Uint8Array): Promise<void>;
 }
 
 export interface NativeRuntime {

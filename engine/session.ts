@@ -92,6 +92,41 @@ export class Session {
     await awaitNative(() => this.native.truncate(n));
   }
 
+  /**
+   * A new session that continues from this one's current state (after every earlier call on it): it shares
+   * this session's KV pages copy-on-write (no K/V bytes are copied; a page is duplicated only when either
+   * side writes into it), and has its own tail. Each side's kvStats().bytes counts only its private pages,
+   * sharedBytes the shared ones; Model.stats().kvBytesInUse counts shared pages once. Disposing either side
+   * never frees pages the other still reads. Forks of one session decode concurrently.
+   */
+  async fork(): Promise<Session> {
+    this.assertLive();
+    const child = await awaitNative(() => this.native.fork());
+    return new Session(this.host, child);
+  }
+
+  /**
+   * The sequence's state as bytes: token history, pending token, kept logits and the KV cache (per
+   * (layer, kv-head) lengths, original positions, K and V in the storage dtype), independent of the page
+   * size, framed by a format version and a checksum. Built on the runtime's worker thread.
+   */
+  async saveKv(): Promise<Uint8Array> {
+    this.assertLive();
+    return awaitNative(() => this.native.saveKv());
+  }
+
+  /**
+   * Replaces this sequence's state with a saveKv() payload from a model of the same shape, vocabulary and
+   * KV dtype; generation then continues exactly as it would have on the saved session, and saveKv() gives
+   * the same bytes again. A malformed or damaged payload is refused with ERR_CORRUPT_FILE (a CorruptModelError)
+   * and the session is left as it was. Do not modify `bytes` until the returned Promise settles.
+   */
+  async loadKv(bytes: Uint8Array): Promise<void> {
+    this.assertLive();
+    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('loadKv(bytes) needs a Uint8Array from saveKv()');
+    await awaitNative(() => this.native.loadKv(bytes));
+  }
+
   /** Stops the running and queued calls of this session within one step. */
   abort(): void {
     if (!this.disposed) callNative(() => this.native.abort());

@@ -44,8 +44,14 @@ export interface Timings {
 export interface KvStats {
   /** Logical tokens in the sequence (next position). */
   tokens: number;
-  /** Bytes of KV pages the sequence holds. */
+  /** Bytes of KV pages only this sequence holds (with forks: its private tail). */
   bytes: number;
+  /**
+   * Bytes of KV pages it shares with forks (Session.fork): read by several sequences, stored once and
+   * counted once in Model.stats().kvBytesInUse. bytes + sharedBytes = everything this sequence reads.
+   * Figures are as of the session's last call.
+   */
+  sharedBytes?: number;
 }
 
 export interface GenerateResult {

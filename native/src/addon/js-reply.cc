@@ -27,17 +27,18 @@ Napi::Error to_js_error(Napi::Env env, std::exception_ptr error) {
 struct JsReply::Context {
   Napi::Promise::Deferred deferred;
   Napi::FunctionReference on_token;
+  Napi::ObjectReference kept;
 };
 
 struct JsReply::Message {
-  enum Kind { Token, Resolve, Reject } kind;
+  enum Kind { Token, Resolve, ResolveKept, Reject } kind;
   int32_t token = 0;
   MakeValue make;
   std::exception_ptr error;
 };
 
 JsReply::JsReply(Napi::Env env, Napi::Function on_token) {
-  auto* context = new Context{Napi::Promise::Deferred::New(env), Napi::FunctionReference()};
+  auto* context = new Context{Napi::Promise::Deferred::New(env), Napi::FunctionReference(), Napi::ObjectReference()};
   if (!on_token.IsEmpty()) context->on_token = Napi::Persistent(on_token);
   promise_ = context->deferred.Promise();
   tsfn_ = Tsfn::New(env, "presskv-job", 0, 1, context, finalize, static_cast<void*>(nullptr));
@@ -55,6 +56,11 @@ JsReply::~JsReply() {
 
 void JsReply::finalize(Napi::Env, void*, Context* context) { delete context; }
 
+void JsReply::keep_alive(Napi::Object value) {
+  Context* context = tsfn_.GetContext();
+  context->kept = Napi::Persistent(value);
+}
+
 void JsReply::call_js(Napi::Env env, Napi::Function, Context* context, Message* message) {
   if (env == nullptr) {  // the environment is going away; nothing can be delivered
     delete message;
@@ -68,6 +74,9 @@ void JsReply::call_js(Napi::Env env, Napi::Function, Context* context, Message* 
         break;
       case Message::Resolve:
         context->deferred.Resolve(message->make(env));
+        break;
+      case Message::ResolveKept:
+        context->deferred.Resolve(context->kept.IsEmpty() ? env.Undefined() : context->kept.Value());
         break;
       case Message::Reject:
         context->deferred.Reject(to_js_error(env, message->error).Value());
@@ -96,6 +105,8 @@ void JsReply::settle(Message* message) {
 }
 
 void JsReply::resolve(MakeValue make) { settle(new Message{Message::Resolve, 0, std::move(make), nullptr}); }
+
+void JsReply::resolve_with_kept() { settle(new Message{Message::ResolveKept, 0, nullptr, nullptr}); }
 
 void JsReply::reject(std::exception_ptr error) { settle(new Message{Message::Reject, 0, nullptr, error}); }
 

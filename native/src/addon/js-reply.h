@@ -26,10 +26,15 @@ class JsReply {
   JsReply& operator=(const JsReply&) = delete;
 
   Napi::Promise promise() const { return promise_; }
+  // JS thread, before the job is submitted: keeps `value` (e.g. an input buffer the worker reads) alive
+  // until the reply is settled and delivered; released on the JS thread.
+  void keep_alive(Napi::Object value);
 
   // Any thread. token() is ignored after the reply has settled.
   void token(int32_t id);
   void resolve(MakeValue make);
+  // Resolves with the object given to keep_alive (built on the JS thread before the job ran).
+  void resolve_with_kept();
   void reject(std::exception_ptr error);
   bool settled() const { return settled_.load(); }
 

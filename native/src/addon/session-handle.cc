@@ -8,6 +8,7 @@
 #include "addon/registry.h"
 #include "addon/runtime-handle.h"
 #include "addon/sampler-binding.h"
+#include "addon/session-copy-jobs.h"
 #include "addon/session-jobs.h"
 #include "core/errors.h"
 
@@ -50,12 +51,22 @@ Napi::Function SessionHandle::define_class(Napi::Env env) {
                          InstanceMethod<&SessionHandle::kv_stats>("kvStats"),
                          InstanceMethod<&SessionHandle::truncate>("truncate"),
                          InstanceMethod<&SessionHandle::dispose>("dispose"),
+                         InstanceMethod<&SessionHandle::fork>("fork"),
+                         InstanceMethod<&SessionHandle::save_kv>("saveKv"),
+                         InstanceMethod<&SessionHandle::load_kv>("loadKv"),
                          InstanceAccessor<&SessionHandle::max_tokens>("maxTokens"),
                      });
 }
 
 SessionHandle::SessionHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionHandle>(info) {
   Napi::Env env = info.Env();
+  if (info[0].IsExternal()) {
+    const Seed& seed = *info[0].As<Napi::External<Seed>>().Data();
+    runtime_ = seed.runtime;
+    state_ = seed.state;
+    max_tokens_ = seed.max_tokens;
+    return;
+  }
   runtime_ = RuntimeHandle::from(info[0])->core();
   Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
   const int32_t model_context = runtime_->model->config().context_length;
@@ -167,6 +178,7 @@ Napi::Value SessionHandle::kv_stats(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("tokens", Napi::Number::New(env, double(state_->published_tokens.load())));
   out.Set("bytes", Napi::Number::New(env, double(state_->published_bytes.load())));
+  out.Set("sharedBytes", Napi::Number::New(env, double(state_->published_shared_bytes.load())));
   return out;
 }
 
@@ -198,6 +210,46 @@ Napi::Value SessionHandle::dispose(const Napi::CallbackInfo& info) {
   auto reply = std::make_unique<JsReply>(env);
   Napi::Promise promise = reply->promise();
   runtime_->scheduler->submit(std::make_shared<DisposeJob>(runtime_.get(), state_, std::move(reply)));
+  return promise;
+}
+
+Napi::Value SessionHandle::fork(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_live(env);
+  auto seed = std::make_unique<Seed>(Seed{runtime_, std::make_shared<SessionState>(), max_tokens_});
+  auto child_state = seed->state;
+  // The child's JS object exists now but reaches the caller only once the ForkJob has filled its state.
+  Napi::External<Seed> external =
+      Napi::External<Seed>::New(env, seed.release(), [](Napi::Env, Seed* s) { delete s; });
+  Napi::Object child = addon_classes(env).session.New({external});
+  auto reply = std::make_unique<JsReply>(env);
+  reply->keep_alive(child);
+  Napi::Promise promise = reply->promise();
+  runtime_->scheduler->submit(std::make_shared<ForkJob>(runtime_.get(), state_, std::move(reply), std::move(child_state)));
+  return promise;
+}
+
+Napi::Value SessionHandle::save_kv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_live(env);
+  auto reply = std::make_unique<JsReply>(env);
+  Napi::Promise promise = reply->promise();
+  runtime_->scheduler->submit(std::make_shared<SaveKvJob>(runtime_.get(), state_, std::move(reply)));
+  return promise;
+}
+
+Napi::Value SessionHandle::load_kv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_live(env);
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw_invalid(env, "loadKv(bytes) needs a Uint8Array (from saveKv)");
+  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+  auto reply = std::make_unique<JsReply>(env);
+  // The worker reads the caller's bytes in place (no copy on the JS thread); the reply keeps them alive.
+  reply->keep_alive(bytes);
+  Napi::Promise promise = reply->promise();
+  runtime_->scheduler->submit(
+      std::make_shared<LoadKvJob>(runtime_.get(), state_, std::move(reply), bytes.Data(), bytes.ByteLength()));
   return promise;
 }
 

@@ -13,8 +13,15 @@ namespace presskv::addon {
 class SessionHandle : public Napi::ObjectWrap<SessionHandle> {
  public:
   static Napi::Function define_class(Napi::Env env);
-  // Called by Runtime.createSession: new Session(runtime, {maxTokens}).
+  // Called by Runtime.createSession: new Session(runtime, {maxTokens}); by fork(): new Session(External<Seed>).
   explicit SessionHandle(const Napi::CallbackInfo& info);
+
+  // What a forked child starts from: its runtime and the (still empty) state the ForkJob fills.
+  struct Seed {
+    std::shared_ptr<RuntimeCore> runtime;
+    std::shared_ptr<SessionState> state;
+    int32_t max_tokens = 0;
+  };
 
  private:
   Napi::Value evaluate(const Napi::CallbackInfo& info);
@@ -24,6 +31,9 @@ class SessionHandle : public Napi::ObjectWrap<SessionHandle> {
   Napi::Value kv_stats(const Napi::CallbackInfo& info);
   Napi::Value truncate(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
+  Napi::Value fork(const Napi::CallbackInfo& info);
+  Napi::Value save_kv(const Napi::CallbackInfo& info);
+  Napi::Value load_kv(const Napi::CallbackInfo& info);
   Napi::Value max_tokens(const Napi::CallbackInfo& info);
 
   void require_live(Napi::Env env) const;

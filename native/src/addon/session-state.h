@@ -19,13 +19,13 @@ struct SessionState {
   std::vector<float> last_logits;  // logits after history.back(); empty when pending is not
 
   std::atomic<int64_t> published_tokens{0};
+  // Pages only this sequence holds, and pages it shares with forks (counted once in the pool's total).
   std::atomic<int64_t> published_bytes{0};
+  std::atomic<int64_t> published_shared_bytes{0};
 
   int64_t logical_tokens() const { return int64_t(history.size() + pending.size()); }
-  void publish() {
-    published_tokens.store(logical_tokens());
-    published_bytes.store(cache ? int64_t(cache->bytes()) : 0);
-  }
+  // Worker thread (or JS thread once no worker runs): refreshes the figures kvStats() reads.
+  void publish();
 };
 
 }  // namespace presskv::addon

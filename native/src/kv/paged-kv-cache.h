@@ -66,6 +66,10 @@ class PagedKvCache final : public KvCache {
   // cache dtype. Throws OutOfMemory when the pool's budget cannot hold a new page.
   void append(int32_t layer, int32_t kv_head, int32_t n, const float* k, const float* v, int64_t stride,
               const int32_t* positions);
+  // Appends n slots whose K / V rows are already in the cache dtype (row i at k + i * row_bytes()), copied
+  // bit for bit: how a saved cache comes back (defined in kv-serialize.cc, its only user).
+  void append_rows(int32_t layer, int32_t kv_head, int32_t n, const uint8_t* k, const uint8_t* v,
+                   const int32_t* positions);
   // Keeps, in order, the slots of (layer, kv_head) for which keep(slot, position) is true; frees the
   // pages no longer needed. The primitive behind truncate and (later) press compaction.
   void compact(int32_t layer, int32_t kv_head, const std::function<bool(int32_t slot, int32_t position)>& keep);
