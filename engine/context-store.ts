@@ -184,7 +184,8 @@ export class ContextStore {
     const id = contextIdOf(key);
     await this.sweep();
 
-    const known = this.entries.get(id) ?? (await this.loadFromDisk(id, identity));
+    // A damaged or foreign file under this id is never used; storing the context again replaces it.
+    const known = this.entries.get(id) ?? (await this.loadFromDisk(id, identity).catch(() => undefined));
     if (known) {
       if (input.ttlSeconds !== undefined) await this.extend(id, input.ttlSeconds);
       return { ...this.infoOf(known), existed: true };

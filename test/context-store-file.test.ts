@@ -11,6 +11,7 @@ import {
   CorruptContextFileError,
   decodeContextFile,
   encodeContextFile,
+  readContextFile,
   writeFileAtomic,
   type ContextFile,
 } from '../engine/context-file.js';
@@ -165,6 +166,11 @@ describe('persisted contexts across a store restart', () => {
       await expect(store.generate(id, [1], greedy)).rejects.toThrow(/damaged/);
       const fresh = await store.create({ tokenIds: ctx.slice(0, 50) });
       expect((await store.generate(fresh.id, [1], greedy)).generatedTokenIds).toHaveLength(10);
+      // Storing the same context again replaces the damaged file with a sound one.
+      const again = await store.create({ tokenIds: ctx });
+      expect(again).toMatchObject({ id, existed: false });
+      expect((await store.generate(id, [1], greedy)).generatedTokenIds).toHaveLength(10);
+      expect((await readContextFile(file)).tokenIds).toEqual(ctx);
     } finally {
       await store.dispose();
     }
