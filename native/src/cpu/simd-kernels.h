@@ -13,7 +13,8 @@ namespace presskv::cpu::simd {
 
 // Register tile: MR activation rows × NR weight rows of dot products, streaming k once.
 template <class V, int MR, int NR, DType DT>
-inline void tile(const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y, int64_t ldy) {
+inline void tile(const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y, int64_t ldy,
+                 bool accumulate = false) {
   typename V::vec acc[MR][NR];
   for (int i = 0; i < MR; ++i)
     for (int r = 0; r < NR; ++r) acc[i][r] = V::zero();
@@ -36,30 +37,33 @@ inline void tile(const float* x, int64_t ldx, const void* const* wrows, int64_t 
     }
   }
   for (int i = 0; i < MR; ++i)
-    for (int r = 0; r < NR; ++r) y[i * ldy + r] = V::reduce(acc[i][r]);
+    for (int r = 0; r < NR; ++r) {
+      const float sum = V::reduce(acc[i][r]);
+      y[i * ldy + r] = accumulate ? y[i * ldy + r] + sum : sum;
+    }
 }
 
 template <class V, int MR, DType DT>
 inline void tile_nr(int nr, const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y,
-                    int64_t ldy) {
+                    int64_t ldy, bool acc) {
   switch (nr) {
-    case 4: tile<V, MR, 4, DT>(x, ldx, wrows, k, y, ldy); break;
-    case 3: tile<V, MR, 3, DT>(x, ldx, wrows, k, y, ldy); break;
-    case 2: tile<V, MR, 2, DT>(x, ldx, wrows, k, y, ldy); break;
-    default: tile<V, MR, 1, DT>(x, ldx, wrows, k, y, ldy); break;
+    case 4: tile<V, MR, 4, DT>(x, ldx, wrows, k, y, ldy, acc); break;
+    case 3: tile<V, MR, 3, DT>(x, ldx, wrows, k, y, ldy, acc); break;
+    case 2: tile<V, MR, 2, DT>(x, ldx, wrows, k, y, ldy, acc); break;
+    default: tile<V, MR, 1, DT>(x, ldx, wrows, k, y, ldy, acc); break;
   }
 }
 
 template <class V, DType DT>
 inline void tile_any(int mr, int nr, const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y,
-                     int64_t ldy) {
+                     int64_t ldy, bool acc = false) {
   switch (mr) {
-    case 4: if constexpr (V::kMaxRows >= 4) { tile_nr<V, 4, DT>(nr, x, ldx, wrows, k, y, ldy); break; }
+    case 4: if constexpr (V::kMaxRows >= 4) { tile_nr<V, 4, DT>(nr, x, ldx, wrows, k, y, ldy, acc); break; }
             [[fallthrough]];
-    case 3: if constexpr (V::kMaxRows >= 3) { tile_nr<V, 3, DT>(nr, x, ldx, wrows, k, y, ldy); break; }
+    case 3: if constexpr (V::kMaxRows >= 3) { tile_nr<V, 3, DT>(nr, x, ldx, wrows, k, y, ldy, acc); break; }
             [[fallthrough]];
-    case 2: tile_nr<V, 2, DT>(nr, x, ldx, wrows, k, y, ldy); break;
-    default: tile_nr<V, 1, DT>(nr, x, ldx, wrows, k, y, ldy); break;
+    case 2: tile_nr<V, 2, DT>(nr, x, ldx, wrows, k, y, ldy, acc); break;
+    default: tile_nr<V, 1, DT>(nr, x, ldx, wrows, k, y, ldy, acc); break;
   }
 }
 
@@ -80,39 +84,42 @@ void matmul_direct(const float* x, int64_t m, int64_t ldx, const void* w, int64_
   }
 }
 
-// Many activation rows (prefill): convert kScratchRows weight rows to f32 once per block of activation
-// rows small enough to stay in L2, then run f32 register tiles over them (compute-bound).
+// Many activation rows (prefill): compute-bound. The k dimension is cut into blocks of kKBlock so a
+// block of every activation row stays in L2; inside a block each weight row is converted to f32 once
+// (kScratchRows at a time, into L1-sized scratch) and met by all activation rows in register tiles.
+// Every weight byte is thus read from memory once per call.
+constexpr int64_t kKBlock = 1024;
+
 template <class V, DType DT>
 void matmul_converted(const float* x, int64_t m, int64_t ldx, const void* w, int64_t k, int64_t n0, int64_t n1,
                       float* y, int64_t ldy, float* scratch) {
-  const int64_t kp = (k + 15) / 16 * 16;
-  const int64_t row_bytes = k * static_cast<int64_t>(dtype_size(DT));
+  const int64_t esize = static_cast<int64_t>(dtype_size(DT));
+  const int64_t row_bytes = k * esize;
   const uint8_t* base = static_cast<const uint8_t*>(w);
-  int64_t mb = (256 * 1024) / (k * 4);
-  mb = std::max<int64_t>(4, mb / 4 * 4);
-  for (int64_t m0 = 0; m0 < m; m0 += mb) {
-    const int64_t m1 = std::min(m, m0 + mb);
+  for (int64_t kb = 0; kb < k; kb += kKBlock) {
+    const int64_t kl = std::min(kKBlock, k - kb);
+    const int64_t kp = (kl + 15) / 16 * 16;
     for (int64_t j = n0; j < n1; j += kScratchRows) {
       const int64_t rows = std::min<int64_t>(kScratchRows, n1 - j);
       const void* conv[kScratchRows];
       for (int64_t r = 0; r < rows; ++r) {
+        const uint8_t* src = base + (j + r) * row_bytes + kb * esize;
         if constexpr (DT == DType::F32) {
-          conv[r] = base + (j + r) * row_bytes;
+          conv[r] = src;
         } else {
           float* dst = scratch + r * kp;
-          const void* src = base + (j + r) * row_bytes;
           int64_t t = 0;
-          for (; t + V::kLanes <= k; t += V::kLanes) V::store(dst + t, V::template load_w<DT>(src, t));
-          if (t < k) V::store_tail(dst + t, V::template load_w_tail<DT>(src, t, static_cast<int>(k - t)),
-                                   static_cast<int>(k - t));
+          for (; t + V::kLanes <= kl; t += V::kLanes) V::store(dst + t, V::template load_w<DT>(src, t));
+          if (t < kl) V::store_tail(dst + t, V::template load_w_tail<DT>(src, t, static_cast<int>(kl - t)),
+                                    static_cast<int>(kl - t));
           conv[r] = dst;
         }
       }
       for (int64_t jr = 0; jr < rows; jr += 4) {
         const int nr = static_cast<int>(std::min<int64_t>(4, rows - jr));
-        for (int64_t i = m0; i < m1; i += V::kMaxRows) {
-          const int mr = static_cast<int>(std::min<int64_t>(V::kMaxRows, m1 - i));
-          tile_any<V, DType::F32>(mr, nr, x + i * ldx, ldx, conv + jr, k, y + i * ldy + j + jr, ldy);
+        for (int64_t i = 0; i < m; i += V::kMaxRows) {
+          const int mr = static_cast<int>(std::min<int64_t>(V::kMaxRows, m - i));
+          tile_any<V, DType::F32>(mr, nr, x + i * ldx + kb, ldx, conv + jr, kl, y + i * ldy + j + jr, ldy, kb > 0);
         }
       }
     }
