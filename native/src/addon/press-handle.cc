@@ -1,6 +1,7 @@
 // JS surface of the native presses: pure, testable entries that run one press on plain arrays.
 //   scorePressLayer(pressConfig, inputs) → { scores?, kept, keys?, values?, positions?, channelRatio }
 //   runPressPipeline(pressConfig, inputs) → the final per-layer cache after a layer-major prefill (+ decode steps)
+//   pressEvalContext(model, contextTokens, pressConfig, options?) → compression stats (+ continuation logits)
 //   pressNames() → string[]
 // pressConfig = { name, options?: { camelCase: number | boolean | string | number[] }, press?, presses? }
 // (option 'path' / 'statsPath' / 'artefactPath' = the artefact file).
@@ -13,7 +14,11 @@
 
 #include "addon/registry.h"
 #include "core/errors.h"
+#include "addon/model-handle.h"
 #include "kv/paged-kv-cache.h"
+#include "model/forward.h"
+#include "model/weights.h"
+#include "press/forward-hook.h"
 #include "press/paged-cache-access.h"
 #include "press/pipeline.h"
 #include "press/press.h"
@@ -654,6 +659,108 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
   }
 }
 
+// pressEvalContext(modelHandle, contextTokens: Int32Array, pressConfig | null, options?: { continuation?:
+//   Int32Array, kvDtype?: 'f16' | 'f32', pageTokens?, chunkSize? })
+// → { tokensBefore, tokensAfter, bytesBefore, bytesAfter, perLayer: [{ layer, perHead: number[] }], ratio,
+//     logits?: Float32Array [continuation.length × vocab] }
+// Prefills the context layer-major with the press compressing each layer (the engine's own forward and
+// paged cache), then evaluates the continuation on top of the compressed cache (all rows' logits): what
+// the press quality evaluation (KL / top-1 against ratio 0) and the memory checks need. Synchronous.
+Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() < 2) bad("pressEvalContext(model, contextTokens, pressConfig, options?)");
+    ModelHandle* handle = ModelHandle::from(info[0]);
+    std::shared_ptr<Model> model = handle->model();
+    const ModelConfig& mc = model->config();
+    auto int32_arg = [&](const Napi::Value& v, const char* what) {
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+        bad(std::string("pressEvalContext: ") + what + " must be an Int32Array");
+      Napi::Int32Array a = v.As<Napi::Int32Array>();
+      return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+    };
+    const std::vector<int32_t> context = int32_arg(info[1], "contextTokens");
+    if (context.empty()) bad("pressEvalContext: the context is empty");
+    std::unique_ptr<press::PressPipeline> pipeline;
+    if (info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined())
+      pipeline = std::make_unique<press::PressPipeline>(press::create_press(parse_press_config(info[2], 0), &mc), mc);
+    KvCacheOptions kv;
+    EvalOptions eval;
+    std::vector<int32_t> continuation;
+    if (info.Length() > 3 && info[3].IsObject()) {
+      Napi::Object o = info[3].As<Napi::Object>();
+      Napi::Value dt = o.Get("kvDtype");
+      if (dt.IsString()) {
+        const std::string d = dt.As<Napi::String>().Utf8Value();
+        if (d != "f16" && d != "f32") bad("pressEvalContext: kvDtype must be 'f16' or 'f32'");
+        kv.dtype = d == "f32" ? DType::F32 : DType::F16;
+      }
+      kv.page_tokens = get_int(o, "pageTokens", false, kv.page_tokens);
+      eval.chunk_size = get_int(o, "chunkSize", false, eval.chunk_size);
+      if (kv.page_tokens <= 0 || eval.chunk_size <= 0) bad("pressEvalContext: pageTokens and chunkSize must be positive");
+      Napi::Value cont = o.Get("continuation");
+      if (!cont.IsUndefined() && !cont.IsNull()) continuation = int32_arg(cont, "options.continuation");
+    }
+    if (pipeline) pipeline->validate((int32_t)context.size());  // bad configs fail before any work
+
+    const LoadedModel& lm = loaded(*model);
+    ThreadPool& pool = *handle->thread_pool();
+    auto cache = KvCache::create(mc, KvPool::create(0), kv);
+    auto forward = Forward::create(model, pool);
+    std::vector<float> logits;
+    eval.logits = LogitsMode::None;
+    std::unique_ptr<press::ForwardPressHook> prefill_hook;
+    if (pipeline) {
+      prefill_hook = std::make_unique<press::ForwardPressHook>(*pipeline, lm, pool, true, (int32_t)context.size());
+      eval.press_hook = prefill_hook.get();
+    }
+    forward->eval(*cache, context.data(), (int32_t)context.size(), eval, logits);
+    PagedKvCache& pc = paged(*cache);
+    const int64_t pages_per_head = ((int64_t)context.size() + pc.page_tokens() - 1) / pc.page_tokens();
+    const double bytes_before = (double)mc.n_layers * mc.n_kv_heads * pages_per_head * pc.page_bytes();
+    const double bytes_after = (double)cache->bytes();
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array per_layer = Napi::Array::New(env, mc.n_layers);
+    int64_t after = 0;
+    for (int32_t l = 0; l < mc.n_layers; ++l) {
+      Napi::Object entry = Napi::Object::New(env);
+      Napi::Array heads = Napi::Array::New(env, mc.n_kv_heads);
+      for (int32_t h = 0; h < mc.n_kv_heads; ++h) {
+        heads.Set(h, Napi::Number::New(env, cache->length(l, h)));
+        after += cache->length(l, h);
+      }
+      entry.Set("layer", l);
+      entry.Set("perHead", heads);
+      per_layer.Set(l, entry);
+    }
+    out.Set("tokensBefore", Napi::Number::New(env, (double)context.size() * mc.n_layers * mc.n_kv_heads));
+    out.Set("tokensAfter", Napi::Number::New(env, (double)after));
+    out.Set("bytesBefore", Napi::Number::New(env, bytes_before));
+    out.Set("bytesAfter", Napi::Number::New(env, bytes_after));
+    out.Set("perLayer", per_layer);
+    out.Set("ratio", Napi::Number::New(env, pipeline ? pipeline->achieved_ratio() : 0.0));
+    if (!continuation.empty()) {
+      EvalOptions next = eval;
+      next.logits = LogitsMode::All;
+      std::unique_ptr<press::ForwardPressHook> decode_hook;
+      next.press_hook = nullptr;
+      if (pipeline && pipeline->acts_during_decoding()) {
+        decode_hook = std::make_unique<press::ForwardPressHook>(*pipeline, lm, pool, false, (int32_t)continuation.size());
+        next.press_hook = decode_hook.get();
+      }
+      forward->eval(*cache, continuation.data(), (int32_t)continuation.size(), next, logits);
+      out.Set("logits", float_array(env, logits));
+    }
+    return out;
+  } catch (const EngineError& e) {
+    throw to_js_error(env, e);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw to_js_error(env, EngineError(ErrorCode::Internal, e.what()));
+  }
+}
+
 Napi::Value press_names(const Napi::CallbackInfo& info) {
   const auto& names = press::press_names();
   Napi::Array arr = Napi::Array::New(info.Env(), names.size());
@@ -666,6 +773,7 @@ Napi::Value press_names(const Napi::CallbackInfo& info) {
 void register_press(Napi::Env env, Napi::Object exports) {
   exports.Set("scorePressLayer", Napi::Function::New(env, score_press_layer, "scorePressLayer"));
   exports.Set("runPressPipeline", Napi::Function::New(env, run_press_pipeline, "runPressPipeline"));
+  exports.Set("pressEvalContext", Napi::Function::New(env, press_eval_context, "pressEvalContext"));
   exports.Set("pressNames", Napi::Function::New(env, press_names, "pressNames"));
 }
 

@@ -13,12 +13,19 @@
 
 namespace presskv {
 
+namespace press {
+class ForwardPressHook;  // press/forward-hook.h (issue 3)
+}
+
 enum class LogitsMode { None, Last, All };
 
 struct EvalOptions {
   LogitsMode logits = LogitsMode::Last;
   int32_t chunk_size = 256;
   const std::atomic<bool>* abort = nullptr;  // checked between chunks and layers
+  // A press active during this eval: before_layer / after_layer around each layer, after_all_layers
+  // at the end (press/forward-hook.h). Null: no press.
+  press::ForwardPressHook* press_hook = nullptr;
 };
 
 class Forward {
