@@ -207,5 +207,5 @@ export abstract class OtherPress<O extends Record<string, unknown> = Record<stri
 
 /** Throws unless `n` is larger than `needed` (window/sink sizes vs the context). */
 export function requireLonger(press: Press, n: number, needed: number, what: string): void {
-  if (n <= needed) press['fail'](`${what} (${needed}) must be shorter than the context (${n} tokens)`);
+  if (n <= needed) throw new InvalidArgumentError(`${press.name}: ${what} (${needed}) must be shorter than the context (${n} tokens)`);
 }

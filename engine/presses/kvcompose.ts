@@ -6,9 +6,9 @@ import { OtherPress, count, ratio } from './base.js';
 export class KVComposePress extends OtherPress<{
   compressionRatio: number;
   structured: boolean;
-  aggTask: 'max' | 'mean' | 'sum';
-  aggGroup: 'max' | 'mean' | 'sum';
-  aggHead: 'max' | 'mean' | 'sum';
+  aggTask: 'max' | 'mean';
+  aggGroup: 'max' | 'mean';
+  aggHead: 'max' | 'mean';
   addVNorm: boolean;
   addMeanAcrossHeads: boolean;
   keepTokenLowerBound: number;
@@ -19,9 +19,9 @@ export class KVComposePress extends OtherPress<{
     .object({
       compressionRatio: ratio().default(0),
       structured: z.boolean().default(true),
-      aggTask: z.enum(['max', 'mean', 'sum']).default('max'),
-      aggGroup: z.enum(['max', 'mean', 'sum']).default('mean'),
-      aggHead: z.enum(['max', 'mean', 'sum']).default('mean'),
+      aggTask: z.enum(['max', 'mean']).default('max'),
+      aggGroup: z.enum(['max', 'mean']).default('mean'),
+      aggHead: z.enum(['max', 'mean']).default('mean'),
       addVNorm: z.boolean().default(false),
       addMeanAcrossHeads: z.boolean().default(true),
       keepTokenLowerBound: count().default(0),
