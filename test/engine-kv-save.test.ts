@@ -14,6 +14,7 @@ import {
   type GenerateOptions,
 } from '../engine/index.js';
 import { readModelFiles } from '../engine/model-files.js';
+import { tinyModelPath } from './helpers/tiny-models.js';
 import { nativeAddon } from '../engine/native.js';
 
 const modelPath = fileURLToPath(new URL('../../shared/models/stories260K.gguf', import.meta.url));
@@ -290,6 +291,8 @@ describe.skipIf(!available)('Session.saveKv / loadKv on stories260K', () => {
       const error = await f32.createSession({ kv: saved }).then(() => undefined, (e: unknown) => e);
       expect(error).toBeInstanceOf(CorruptModelError);
       expect((error as Error).message).toMatch(/f16.*f32/);
+      // The fingerprint names the weights: the same file loaded again (any KV dtype) has the same one.
+      expect(f32.fingerprint()).toBe(model.fingerprint());
     } finally {
       f32.dispose();
     }
@@ -301,5 +304,24 @@ describe.skipIf(!available)('Session.saveKv / loadKv on stories260K', () => {
       tight.dispose();
     }
     expect(model.stats().kvBytesInUse).toBe(0);
+  });
+
+  it('fingerprints tell models apart, even of one shape; a payload from another model is refused', async () => {
+    expect(model.fingerprint()).toMatch(/^[0-9a-z]{8,}$/i);
+    const [one, two] = [
+      await Model.load(await tinyModelPath({ arch: 'llama', format: 'gguf', seed: 1 }), { threads: 1 }),
+      await Model.load(await tinyModelPath({ arch: 'llama', format: 'gguf', seed: 2 }), { threads: 1 }),
+    ];
+    try {
+      expect(one.info.config).toEqual(two.info.config);
+      expect(one.fingerprint()).not.toBe(two.fingerprint());
+      expect(one.fingerprint()).not.toBe(model.fingerprint());
+      const error = await one.createSession({ kv: saved }).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(CorruptModelError);
+      expect((error as Error).message).toMatch(/vocabulary|shape/);
+    } finally {
+      one.dispose();
+      two.dispose();
+    }
   });
 });
