@@ -187,7 +187,7 @@ describe('tokenizers', () => {
       expect(tok.get_vocab().size).toBe(m.config.vocab);
       for (const text of TEXTS) {
         const { ids } = tok.encode(text, { add_special_tokens: false });
-        expect(ids.every((id) => id >= 0 && id < m.config.vocab)).toBe(true);
+        expect(ids.every((id: number) => id >= 0 && id < m.config.vocab)).toBe(true);
         expect(tok.decode(ids, { skip_special_tokens: false })).toBe(text);
       }
       // Learned merges compress common English; specials are single tokens.
