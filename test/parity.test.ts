@@ -1,7 +1,7 @@
 // Parity: the native engine against the plain TypeScript reference forward pass on tiny random models of
 // every architecture, in HF (f32, bf16) and GGUF (f32, f16) form. Prompts cross several prefill chunks
 // and KV pages; f32 logits must agree to 1e-4 relative and 64 greedy tokens must be identical.
-// The reference itself is first checked against llama.cpp on the real stories260K model.
+// The reference itself is also checked against llama.cpp on the real stories260K model.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
