@@ -18,8 +18,9 @@ uint64_t mix(uint64_t h, uint64_t word) {
 }
 
 std::vector<int32_t> read_ids(ByteReader& in, uint32_t n, int32_t vocab, const char* field) {
+  const uint8_t* at = in.take(size_t(n) * sizeof(int32_t), field);  // checks the size before allocating
   std::vector<int32_t> ids(n);
-  if (n) std::memcpy(ids.data(), in.take(size_t(n) * sizeof(int32_t), field), size_t(n) * sizeof(int32_t));
+  if (n) std::memcpy(ids.data(), at, size_t(n) * sizeof(int32_t));
   for (uint32_t i = 0; i < n; ++i)
     if (ids[i] < 0 || ids[i] >= vocab)
       in.corrupt(std::string(field) + "[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
@@ -94,8 +95,9 @@ LoadedSession load_session(const uint8_t* data, size_t size, const ModelConfig& 
   LoadedSession out;
   out.history = read_ids(body, n_history, int32_t(vocab), "history");
   out.pending = read_ids(body, n_pending, int32_t(vocab), "pending");
+  const uint8_t* logits = body.take(size_t(n_logits) * 4, "the logits");
   out.last_logits.resize(n_logits);
-  if (n_logits) std::memcpy(out.last_logits.data(), body.take(size_t(n_logits) * 4, "the logits"), size_t(n_logits) * 4);
+  if (n_logits) std::memcpy(out.last_logits.data(), logits, size_t(n_logits) * 4);
   out.cache = KvCache::create(config, std::move(pool), options);
   read_kv_cache(body, paged(*out.cache));
   if (body.remaining() != 0) body.corrupt(std::to_string(body.remaining()) + " unexpected bytes follow the KV cache");

@@ -91,9 +91,8 @@ void read_kv_cache(ByteReader& in, PagedKvCache& cache) {
                                                       " positions, more than this session's context window of " +
                                                       std::to_string(cache.max_tokens()) + " tokens");
   const size_t heads = size_t(n_layers) * n_kv_heads;
-  const int32_t* lengths = reinterpret_cast<const int32_t*>(in.take(heads * sizeof(int32_t), "the per-head lengths"));
   std::vector<int32_t> length(heads);
-  std::memcpy(length.data(), lengths, heads * sizeof(int32_t));
+  std::memcpy(length.data(), in.take(heads * sizeof(int32_t), "the per-head lengths"), heads * sizeof(int32_t));
   // Check every declared size before allocating a single page.
   const size_t rb = cache.row_bytes();
   size_t needed = 0;
