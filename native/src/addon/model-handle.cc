@@ -169,14 +169,16 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
   auto* ctor = static_cast<Napi::FunctionReference*>(info.Data());
   const ModelSpec spec = parse_spec(env, info[0]);
   int threads = default_threads();
+  LoadOptions load_options;
   if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
     if (!info[1].IsObject()) bad_arg(env, "loadModel: options must be an object");
     const Napi::Object o = info[1].As<Napi::Object>();
     if (!field(o, "threads").IsUndefined()) threads = static_cast<int>(integer_at(env, o, "threads", "options", 1, 1024));
+    if (!field(o, "mmap").IsUndefined()) load_options.mmap = bool_at(env, o, "mmap", "options");
   }
   std::shared_ptr<Model> model;
   try {
-    model = Model::load(spec);
+    model = Model::load(spec, load_options);
   } catch (const EngineError& e) {
     throw_js(env, e.code(), e.what());
   } catch (const std::exception& e) {

@@ -71,9 +71,9 @@ uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
 
 class LoadedModelImpl final : public LoadedModel {
  public:
-  explicit LoadedModelImpl(const ModelSpec& spec) : config_(spec.config) {
+  LoadedModelImpl(const ModelSpec& spec, const LoadOptions& options) : config_(spec.config) {
     check_config(config_);
-    for (const std::string& path : spec.files) files_.push_back(MmapFile::open(path));
+    for (const std::string& path : spec.files) files_.push_back(MmapFile::open(path, options.mmap));
     for (size_t i = 0; i < spec.tensors.size(); ++i) {
       if (!by_name_.emplace(spec.tensors[i].name, &spec.tensors[i]).second)
         corrupt("tensor '" + spec.tensors[i].name + "' appears twice in the model");
@@ -216,7 +216,11 @@ class LoadedModelImpl final : public LoadedModel {
 
 }  // namespace
 
-std::shared_ptr<Model> Model::load(const ModelSpec& spec) { return std::make_shared<LoadedModelImpl>(spec); }
+std::shared_ptr<Model> Model::load(const ModelSpec& spec) { return load(spec, LoadOptions{}); }
+
+std::shared_ptr<Model> Model::load(const ModelSpec& spec, const LoadOptions& options) {
+  return std::make_shared<LoadedModelImpl>(spec, options);
+}
 
 const LoadedModel& loaded(const Model& model) {
   const LoadedModel* m = dynamic_cast<const LoadedModel*>(&model);

@@ -8,11 +8,17 @@
 
 namespace presskv {
 
+struct LoadOptions {
+  // false: read the files into private memory instead of mapping them (core/mmap-file.h says when).
+  bool mmap = true;
+};
+
 class Model {
  public:
   // Maps spec.files, checks every tensor's presence, dtype, shape, offset and size (CorruptFile /
   // UnsupportedDtype / UnsupportedArchitecture / NotFound on failure).
   static std::shared_ptr<Model> load(const ModelSpec& spec);
+  static std::shared_ptr<Model> load(const ModelSpec& spec, const LoadOptions& options);
   virtual ~Model() = default;
 
   virtual const ModelConfig& config() const = 0;
