@@ -307,6 +307,16 @@ describe('typed errors, process alive, engine usable afterwards', () => {
     expect(nativeError(() => h.dispose())).toBeInstanceOf(InvalidArgumentError);
   });
 
+  it('mmap: false (weights read into private memory) gives the mapped model’s logits exactly', async () => {
+    const { spec } = await readModelFiles(await tinyModelPath({ arch: 'qwen2', format: 'hf', dtype: 'bf16' }));
+    const tokens = pseudoRandomTokens(20, spec.config.vocab, 4);
+    const mapped = load(spec).evalLogits(tokens, { all: true });
+    const copied = nativeAddon().loadModel(spec, { threads: 2, mmap: false } as { threads: number });
+    handles.push(copied);
+    expect(relativeError(copied.evalLogits(tokens, { all: true }), mapped)).toBe(0);
+    expect(nativeError(() => nativeAddon().loadModel(spec, { mmap: 'no' } as object))).toBeInstanceOf(InvalidArgumentError);
+  });
+
   it('weightBytes counts the mapped tensors; fingerprints are stable per model and differ between models', async () => {
     const a = (await readModelFiles(await tinyModelPath({ arch: 'qwen3', format: 'gguf', dtype: 'f16' }))).spec;
     const b = (await readModelFiles(await tinyModelPath({ arch: 'qwen3', format: 'gguf', dtype: 'f16', seed: 2 }))).spec;
