@@ -3,12 +3,11 @@
 // fingerprint, tokenizer, press config, context token ids); a byte budget with LRU eviction, TTLs,
 // get / list / delete / extend, and optional persistence in a cacheDir (engine/context-file.ts).
 //
-// How a request uses a context. Each stored context is one live session holding the context's KV cache in
-// a canonical state: every context token but the last in the cache, the last one pending. A request appends
-// its question, generates, and truncates back to that state, so every request — first or hundredth, alone or
-// concurrent — sees exactly the same cache and the same computation. Requests on one context take turns
-// (a per-context lock); requests on different contexts run side by side. When the engine gains copy-on-write
-// forks (Session.fork) each request will get its own fork instead of a turn (see the design notes, §3).
+// How a request uses a context. Each stored context is one live session holding the context's KV cache (all
+// its tokens, and the last token's logits). A request forks it copy-on-write — the context's pages are shared,
+// the question and answer go to the fork's private pages — generates, and disposes the fork, so the stored
+// context never changes and N concurrent requests hold one context plus N tails. With a cacheDir the session's
+// saved state (Session.saveKv) is written into the context's file and loaded back as is after a restart.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import {
@@ -285,37 +284,36 @@ export class ContextStore {
     }
     entry.users++;
     try {
-      return await this.inTurn(entry, async () => {
-        // The caller gave up while waiting for its turn.
-        if (options.signal?.aborted) throw new AbortedError('The call was aborted before it started');
-        const started = performance.now();
-        const cacheHit = entry.session !== undefined;
-        const session = cacheHit ? entry.session! : await this.rebuild(entry, options.signal);
-        const rebuildMs = performance.now() - started;
-        entry.lastUsed = this.now();
-        let result: GenerateResult;
-        try {
-          // The pending last context token is evaluated with the question.
-          result = await session.generate(question, options);
-        } finally {
-          await session.truncate(n);
-        }
-        return {
-          ...result,
-          promptTokenIds: [...entry.tokenIds, ...question],
-          usage: { inputTokens: n + question.length, outputTokens: result.usage.outputTokens, totalTokens: n + question.length + result.usage.outputTokens },
-          timings: { ...result.timings, prefillMs: result.timings.prefillMs + rebuildMs },
-          context: {
-            contextId: entry.id,
-            cachedTokens: n - 1,
-            tokensBefore: n,
-            tokensAfter: entry.tokensAfter,
-            bytes: entry.bytes,
-            cacheHit,
-            prefillMs: result.timings.prefillMs + rebuildMs,
-          },
-        };
-      });
+      if (options.signal?.aborted) throw new AbortedError('The call was aborted before it started');
+      const started = performance.now();
+      const cacheHit = entry.session !== undefined;
+      // Concurrent misses rebuild the context once: the rebuild takes the entry's turn.
+      const session = entry.session ?? (await this.inTurn(entry, async () => entry.session ?? this.rebuild(entry, options.signal)));
+      const rebuildMs = cacheHit ? 0 : performance.now() - started;
+      entry.lastUsed = this.now();
+      // A copy-on-write fork: the stored context's pages are shared, the question and answer go to private pages.
+      const request = await session.fork();
+      let result: GenerateResult;
+      try {
+        result = await request.generate(question, options);
+      } finally {
+        await request.dispose();
+      }
+      return {
+        ...result,
+        promptTokenIds: [...entry.tokenIds, ...question],
+        usage: { inputTokens: n + question.length, outputTokens: result.usage.outputTokens, totalTokens: n + question.length + result.usage.outputTokens },
+        timings: { ...result.timings, prefillMs: result.timings.prefillMs + rebuildMs },
+        context: {
+          contextId: entry.id,
+          cachedTokens: n,
+          tokensBefore: n,
+          tokensAfter: entry.tokensAfter,
+          bytes: entry.bytes,
+          cacheHit,
+          prefillMs: result.timings.prefillMs + rebuildMs,
+        },
+      };
     } finally {
       entry.users--;
       await this.evictToBudget();
@@ -394,29 +392,30 @@ export class ContextStore {
     return entry;
   }
 
-  /** Prefills the context into a new session and brings it to the canonical state (see the file comment). */
+  /** Brings the context's KV cache into memory: from its saved KV when persisted, else by prefilling its tokens. */
   private async rebuild(entry: Entry, signal?: AbortSignal): Promise<Session> {
     if (signal?.aborted) throw new AbortedError('The context prefill was aborted');
-    const session = this.model.createSession();
+    const started = performance.now();
+    const saved = entry.persisted ? await this.savedKv(entry) : undefined;
+    const session = saved ? await this.model.createSession({ kv: saved }) : this.model.createSession();
     const abort = () => session.abort();
     signal?.addEventListener('abort', abort, { once: true });
-    const started = performance.now();
     try {
       const ids = entry.tokenIds;
       const prefill = (session as unknown as { prefillContext?: PrefillContext }).prefillContext;
-      if (entry.press && typeof prefill === 'function') {
+      if (saved) {
+        // Loaded as saved (the engine checks the payload's shape and checksum).
+      } else if (entry.press && typeof prefill === 'function') {
         const done = await prefill.call(session, ids, { press: entry.press, signal });
         entry.tokensAfter = done.tokensAfter;
         entry.lengths = Array.from(done.lengths);
         entry.compressed = true;
-        // One throw-away token puts the last context token into the pending state every request starts from.
-        await session.evaluate([ids[ids.length - 1]!], { logits: 'none' });
       } else {
-        await session.evaluate([...ids, ids[ids.length - 1]!], { logits: 'none' });
+        // The last token's logits are kept, so a call may also continue straight from the context.
+        await session.evaluate(ids, { logits: 'last' });
       }
       if (signal?.aborted) throw new AbortedError('The context prefill was aborted');
-      await session.truncate(ids.length);
-      entry.prefillMs = performance.now() - started;
+      if (!saved) entry.prefillMs = performance.now() - started;
       entry.bytes = session.kvStats().bytes;
     } catch (err) {
       await session.dispose();
@@ -484,9 +483,23 @@ export class ContextStore {
     return entry;
   }
 
+  /** The KV payload of the context's file, when it has one (a file that became unusable throws: never used). */
+  private async savedKv(entry: Entry): Promise<Uint8Array | undefined> {
+    if (!this.cacheDir) return undefined;
+    const path = contextFilePath(this.cacheDir, entry.id);
+    if (!existsSync(path)) return undefined;
+    const file = await readContextFile(path);
+    if (file.header.key !== entry.key) throw new ContextFileIdError(`${path} no longer holds context ${entry.id}; it was not used`);
+    return file.header.payloadKind === 'kv' && file.kv && file.kv.length > 0 ? file.kv : undefined;
+  }
+
+  /** Writes the context's file: header, token ids and the saved KV cache (payload kind 'kv'). */
   private async persist(entry: Entry): Promise<void> {
     if (!this.cacheDir) return;
     await mkdir(this.cacheDir, { recursive: true });
+    const path = contextFilePath(this.cacheDir, entry.id);
+    // The parent session never changes after its prefill, so its saved state is the context's state.
+    const kv = entry.session ? await entry.session.saveKv() : entry.persisted ? await this.savedKv(entry) : undefined;
     const identity: ContextIdentity = { ...this.identity(), press: entry.pressConfig };
     const header: ContextFileHeader = {
       formatVersion: CONTEXT_FILE_VERSION,
@@ -499,11 +512,11 @@ export class ContextStore {
       tokensBefore: entry.tokenIds.length,
       tokensAfter: entry.tokensAfter,
       lengths: entry.lengths,
-      payloadKind: 'tokens',
+      payloadKind: kv ? 'kv' : 'tokens',
       tokenCount: entry.tokenIds.length,
       meta: entry.meta,
     };
-    await writeFileAtomic(contextFilePath(this.cacheDir, entry.id), encodeContextFile({ header, tokenIds: entry.tokenIds }));
+    await writeFileAtomic(path, encodeContextFile({ header, tokenIds: entry.tokenIds, kv }));
     entry.persisted = true;
   }
 

@@ -121,6 +121,12 @@ describe('persisted contexts across a store restart', () => {
     const created = await first.create({ tokenIds: ctx, name: 'kept', ttlSeconds: 0 });
     const before = await first.generate(created.id, [40, 41, 42], greedy);
     await first.dispose();
+    // The file carries the engine's saved KV state; loading it and saving again gives the same bytes.
+    const file = await readContextFile(join(dir, `${created.id}.pkvctx`));
+    expect(file.header.payloadKind).toBe('kv');
+    const loaded = await llama.createSession({ kv: file.kv! });
+    expect(Buffer.compare(Buffer.from(await loaded.saveKv()), Buffer.from(file.kv!))).toBe(0);
+    await loaded.dispose();
     expect(llama.stats().kvBytesInUse).toBe(0);
 
     const second = new ContextStore(llama, { cacheDir: dir });

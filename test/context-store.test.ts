@@ -70,7 +70,7 @@ describe('ContextStore', () => {
       expect(r1.generatedTokenIds).toEqual(full1.generatedTokenIds);
       expect(r2.generatedTokenIds).toEqual(full2.generatedTokenIds);
       expect(r1again.generatedTokenIds).toEqual(r1.generatedTokenIds);
-      expect(r1.context).toMatchObject({ contextId: id, cachedTokens: 149, tokensBefore: 150, cacheHit: true });
+      expect(r1.context).toMatchObject({ contextId: id, cachedTokens: 150, tokensBefore: 150, cacheHit: true });
       expect(r1.usage).toEqual({ inputTokens: 157, outputTokens: 8, totalTokens: 165 });
       expect(r1.promptTokenIds).toEqual([...ctx, ...q1]);
       // Only the stored context's pages stay in use between calls.
