@@ -1,13 +1,109 @@
 // `presskv presses`: the press catalogue — short name, class, kind and every option with its default.
 import { parseArgs } from 'node:util';
 
+import { readFile, writeFile } from 'node:fs/promises';
+import { Model } from '../engine/model.js';
+import { readModelFiles } from '../engine/model-files.js';
+import { callNative, nativeAddon } from '../engine/native.js';
 import { listPresses, type PressListing } from '../engine/presses/index.js';
+import { evaluatePressQuality, renderQualityTable, type QualityStory } from '../engine/presses/quality.js';
 import type { CommandIo } from './args.js';
 
 const USAGE = `presskv presses [--json] [--kind scorer|wrapper|decoding|other]
+presskv presses evaluate --model <model> [--ratios 0.25,0.5,0.75] [--stories 4] [--context 400]
+                         [--continuation 48] [--press <name,...>] [--out docs/PRESSES.md] [--json]
 
 Lists every press: its short name (for --press), kvpress class name, kind and options with defaults
-(null = required or unset). A wrapper's inner press goes in --press-options as {"press": {"name": "snapkv"}}.`;
+(null = required or unset). A wrapper's inner press goes in --press-options as {"press": {"name": "snapkv"}}.
+\`evaluate\` measures each press against the uncompressed cache: mean KL divergence and top-1 agreement of the
+next-token distributions over held-out continuations of stories the model writes itself (seeded), and with
+--out rewrites the "## Evaluation" section of that markdown file.`;
+
+const STORY_PROMPTS = ['Once upon a time', 'One day, a little girl', 'Tom and his dog', 'There was a big tree', 'Lily wanted to', 'The sun was shining'];
+
+function numberList(value: string, flag: string): number[] {
+  const out = value.split(',').map((s) => Number(s.trim()));
+  if (out.length === 0 || out.some((r) => !(r > 0 && r < 1))) throw new Error(`--${flag} takes ratios in (0, 1) separated by commas, got "${value}"`);
+  return out;
+}
+
+function parseEvaluateArgs(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      ratios: { type: 'string', default: '0.25,0.5,0.75' },
+      stories: { type: 'string', default: '4' },
+      context: { type: 'string', default: '400' },
+      continuation: { type: 'string', default: '48' },
+      press: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  return { values, ratios: numberList(values.ratios!, 'ratios') };
+}
+
+async function runEvaluate(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): Promise<number> {
+  let parsed: ReturnType<typeof parseEvaluateArgs>;
+  try {
+    parsed = parseEvaluateArgs(argv);
+  } catch (err) {
+    io.err(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, ratios } = parsed;
+  if (!values.model) {
+    io.err(`missing --model\n${USAGE}`);
+    return 2;
+  }
+  const [stories, contextLength, continuationLength] = [values.stories!, values.context!, values.continuation!].map((v) => Number(v));
+  if (![stories, contextLength, continuationLength].every((v) => Number.isInteger(v) && v > 0) || stories > STORY_PROMPTS.length) {
+    io.err(`--stories (1..${STORY_PROMPTS.length}), --context and --continuation take positive integers\n${USAGE}`);
+    return 2;
+  }
+  const presses = values.press?.split(',').map((s) => s.trim());
+  const unknown = presses?.filter((p) => !listPresses().some((x) => x.name === p || x.className === p));
+  if (unknown?.length) {
+    io.err(`unknown press(es) ${unknown.join(', ')}; known: ${listPresses().map((p) => p.name).join(', ')}`);
+    return 2;
+  }
+  const model = await Model.load(values.model, { threads: 1 });
+  const files = await readModelFiles(model.info.path);
+  const handle = callNative(() => nativeAddon().loadModel(files.spec, { threads: 1 }));
+  try {
+    const texts: QualityStory[] = [];
+    for (let i = 0; i < stories; i++) {
+      const prompt = model.tokenize(STORY_PROMPTS[i]);
+      const result = await model.generate(prompt, { maxTokens: contextLength + continuationLength, temperature: 0.8, seed: 1 + i, stopTokenIds: [] });
+      const ids = [...prompt, ...result.generatedTokenIds];
+      const cut = ids.length - continuationLength;
+      texts.push({ context: Int32Array.from(ids.slice(0, cut)), continuation: Int32Array.from(ids.slice(cut)) });
+    }
+    const rows = evaluatePressQuality(handle, texts, {
+      ratios,
+      vocab: model.info.config.vocab,
+      nLayers: model.info.config.nLayers,
+      presses: presses?.map((p) => listPresses().find((x) => x.name === p || x.className === p)!.name),
+      onRow: (row) => io.err(`${row.press} r=${row.ratio}: KL ${row.klDivergence.toFixed(4)}, top-1 ${(100 * row.top1Agreement).toFixed(1)} %`),
+    });
+    const table = renderQualityTable(rows, ratios);
+    if (values.out) {
+      const doc = await readFile(values.out, 'utf8').catch(() => '# Presses\n');
+      const section = `## Evaluation\n\nModel \`${values.model}\`, ${stories} stories written by the model (temperature 0.8, seeds 1..${stories}), ` +
+        `context ${contextLength} tokens, next-token distributions over the following ${continuationLength} tokens compared with the ` +
+        `uncompressed cache. Reproduce: \`presskv presses evaluate --model ${values.model} --out ${values.out}\`.\n\n${table}\n`;
+      const at = doc.indexOf('## Evaluation');
+      await writeFile(values.out, at >= 0 ? `${doc.slice(0, at)}${section}` : `${doc.trimEnd()}\n\n${section}`);
+    }
+    io.out(values.json ? JSON.stringify(rows, null, 2) : table);
+    return 0;
+  } finally {
+    handle.dispose();
+    model.dispose();
+  }
+}
 
 const KINDS = ['scorer', 'wrapper', 'decoding', 'other'] as const;
 
@@ -29,6 +125,7 @@ function table(rows: PressListing[]): string {
 
 /** Returns the exit code: 0 on success, 2 on a usage error. */
 export async function runPressesCommand(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): Promise<number> {
+  if (argv[0] === 'evaluate') return runEvaluate(argv.slice(1), io);
   let values: { json?: boolean; kind?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
