@@ -1,6 +1,6 @@
 // Layer-major chunked forward pass (forward.h). For each layer, chunk by chunk: attention block then
 // FFN block; the residual stream of all n new tokens is kept, so a press can compress layer l's cache
-// after the layer is done and before layer l+1 starts (on_layer_done).
+// after the layer is done and before layer l+1 starts (EvalOptions::press_hook, press/forward-hook.h).
 #include "model/forward.h"
 
 #include <cmath>
@@ -13,6 +13,7 @@
 #include "kv/paged-kv-cache.h"
 #include "model/rope.h"
 #include "model/weights.h"
+#include "press/forward-hook.h"
 
 namespace presskv {
 namespace {
@@ -79,15 +80,19 @@ class ForwardImpl final : public Forward {
     up_.resize(static_cast<size_t>(chunk) * c_.ffn);
     proj_.resize(static_cast<size_t>(chunk) * hidden);
 
+    press::ForwardPressHook* hook = options.press_hook;
     for (int32_t l = 0; l < c_.n_layers; ++l) {
+      if (hook) hook->before_layer(l, hidden_.data(), n);
       for (int32_t c0 = 0; c0 < n; c0 += chunk) {
         check_abort(options);
         const int32_t m = std::min(chunk, n - c0);
         attention_block(cache, l, c0, m);
         ffn_block(l, c0, m);
       }
-      on_layer_done(cache, l);
+      // Layer l's cache now holds every new token and layer l+1 has not run: the press's moment.
+      if (hook) hook->after_layer(cache, l, n, start);
     }
+    if (hook) hook->after_all_layers(cache);
     check_abort(options);
 
     logits_out.clear();
@@ -104,9 +109,6 @@ class ForwardImpl final : public Forward {
                   logits_out.data() + static_cast<size_t>(r0) * c_.vocab, c_.vocab);
     }
   }
-
-  // Issue 3's press pipeline plugs in here: layer l's cache now holds every new token of this eval.
-  void on_layer_done(PagedKvCache& /*cache*/, int32_t /*layer*/) {}
 
   void project(const float* x, int32_t m, const WeightMatrix& w, float* y) {
     cpu::matmul(pool_, x, m, w.cols, w.data, w.dtype, w.rows, w.cols, y, w.rows);
