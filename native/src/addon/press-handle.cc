@@ -715,6 +715,9 @@ Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
       eval.press_hook = prefill_hook.get();
     }
     forward->eval(*cache, context.data(), (int32_t)context.size(), eval, logits);
+    if (prefill_hook && prefill_hook->layers_seen() == 0)
+      throw EngineError(ErrorCode::Internal,
+                        "the forward pass does not run presses yet: model/forward.cc must call EvalOptions.press_hook");
     PagedKvCache& pc = paged(*cache);
     const int64_t pages_per_head = ((int64_t)context.size() + pc.page_tokens() - 1) / pc.page_tokens();
     const double bytes_before = (double)mc.n_layers * mc.n_kv_heads * pages_per_head * pc.page_bytes();

@@ -21,6 +21,7 @@ void ForwardPressHook::before_layer(int32_t layer, const float* residual, int32_
 }
 
 void ForwardPressHook::after_layer(PagedKvCache& cache, int32_t layer, int32_t n, int32_t first_position) {
+  ++layers_seen_;
   if (!active()) return;
   PagedCacheAccess access(cache);
   if (prefill_) pipeline_.after_layer(layer, x_.data(), n, first_position, access, access_);

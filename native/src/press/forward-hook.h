@@ -24,6 +24,8 @@ class ForwardPressHook {
   void before_layer(int32_t layer, const float* residual, int32_t n);
   void after_layer(PagedKvCache& cache, int32_t layer, int32_t n, int32_t first_position);
   void after_all_layers(PagedKvCache& cache);
+  // Layers the forward reported so far (0 after an eval means the forward does not call the hook).
+  int32_t layers_seen() const { return layers_seen_; }
 
  private:
   PressPipeline& pipeline_;
@@ -31,6 +33,7 @@ class ForwardPressHook {
   LoadedModelAccess access_;
   bool prefill_;
   std::vector<float> x_;  // X of the current layer: [n, hidden]
+  int32_t layers_seen_ = 0;
 };
 
 }  // namespace presskv::press
