@@ -10,62 +10,81 @@
 
 namespace presskv::cpu {
 
-// Per (query row, head): scores against every slot of the head, page by page, into a buffer of the
-// head's length (never an n×n matrix); a softmax over the visible ones; then the weighted sum of V,
-// page by page. With an f16 cache the normalised weights are rounded to f16 before they meet V, as
-// llama.cpp does (its KQ·V product runs in the cache's type), so f16 results track llama.cpp's within
-// ~1e-4 in probability; an f32 cache keeps everything f32.
+namespace {
+// Query rows (tokens) per task: their queries for one kv-head's group of heads meet each K page in one
+// matmul, so a page is converted and read once per block instead of once per query.
+constexpr int32_t kQueryBlock = 16;
+}  // namespace
+
+// Per task = (kv-head, block of query rows): scores of every query of the group against every slot of
+// the head, page by page, into a [queries × length] buffer (never n×n over the whole prompt); a softmax
+// per query over the slots it may see; then the weighted sum of V, page by page. With an f16 cache the
+// normalised weights are rounded to f16 before they meet V, as llama.cpp does (its KQ·V product runs in
+// the cache's type), so f16 results track llama.cpp's within ~1e-4 in probability; f32 stays f32.
 void attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer, const float* q, const int32_t* q_pos,
                int32_t n, int32_t n_heads, float* out) {
   const KernelTable& kt = kernels();
   const int32_t hd = cache.head_dim(), pt = cache.page_tokens();
-  const int32_t group = n_heads / cache.n_kv_heads();
+  const int32_t n_kv = cache.n_kv_heads(), group = n_heads / n_kv;
   const DType dt = cache.dtype();
   const int64_t row = static_cast<int64_t>(n_heads) * hd;
+  const int32_t blocks = (n + kQueryBlock - 1) / kQueryBlock;
   auto run = [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores;
+    thread_local std::vector<float> qs, scores, scratch;
     for (int64_t task = begin; task < end; ++task) {
-      const int32_t t = static_cast<int32_t>(task / n_heads), h = static_cast<int32_t>(task % n_heads);
-      const float* qv = q + t * row + static_cast<int64_t>(h) * hd;
-      float* o = out + t * row + static_cast<int64_t>(h) * hd;
-      std::fill(o, o + hd, 0.0f);
-      const KvHead& kh = cache.head(layer, h / group);
-      const int32_t qp = q_pos[t];
-      if (static_cast<int32_t>(scores.size()) < kh.length) scores.resize(kh.length);
-
-      float mx = -std::numeric_limits<float>::infinity();
-      for (size_t p = 0; p * pt < static_cast<size_t>(kh.length); ++p) {
-        const int32_t base = static_cast<int32_t>(p) * pt, cnt = std::min(pt, kh.length - base);
-        const KvPage& page = *kh.pages[p];
-        const int32_t* pos = cache.positions(page);
-        float* sc = scores.data() + base;
-        kt.dot_rows(qv, cache.keys(page), dt, cnt, hd, sc);
-        for (int32_t s = 0; s < cnt; ++s) {
-          if (pos[s] <= qp) mx = std::max(mx, sc[s]);
-          else sc[s] = -std::numeric_limits<float>::infinity();
+      const int32_t g = static_cast<int32_t>(task % n_kv);
+      const int32_t t0 = static_cast<int32_t>(task / n_kv) * kQueryBlock, t1 = std::min(n, t0 + kQueryBlock);
+      const KvHead& kh = cache.head(layer, g);
+      const int32_t len = kh.length;
+      const int32_t m = (t1 - t0) * group;  // query vectors: row-major (token, head of the group)
+      qs.resize(static_cast<size_t>(m) * hd);
+      for (int32_t t = t0; t < t1; ++t)
+        std::copy(q + t * row + static_cast<int64_t>(g) * group * hd, q + t * row + static_cast<int64_t>(g + 1) * group * hd,
+                  qs.begin() + static_cast<size_t>(t - t0) * group * hd);
+      scores.resize(static_cast<size_t>(m) * std::max(len, 1));
+      scratch.resize(matmul_scratch_floats(hd));
+      for (size_t p = 0; p * pt < static_cast<size_t>(len); ++p) {
+        const int32_t base = static_cast<int32_t>(p) * pt, cnt = std::min(pt, len - base);
+        kt.matmul_block(qs.data(), m, hd, cache.keys(*kh.pages[p]), dt, hd, 0, cnt, scores.data() + base, len,
+                        scratch.data());
+      }
+      for (int32_t i = 0; i < m; ++i) {
+        const int32_t t = t0 + i / group, h = g * group + i % group;
+        float* o = out + t * row + static_cast<int64_t>(h) * hd;
+        std::fill(o, o + hd, 0.0f);
+        float* sc = scores.data() + static_cast<size_t>(i) * len;
+        const int32_t qp = q_pos[t];
+        float mx = -std::numeric_limits<float>::infinity();
+        for (size_t p = 0; p * pt < static_cast<size_t>(len); ++p) {
+          const int32_t base = static_cast<int32_t>(p) * pt, cnt = std::min(pt, len - base);
+          const int32_t* pos = cache.positions(*kh.pages[p]);
+          for (int32_t s = 0; s < cnt; ++s) {
+            if (pos[s] <= qp) mx = std::max(mx, sc[base + s]);
+            else sc[base + s] = -std::numeric_limits<float>::infinity();
+          }
         }
-      }
-      // Every query sees at least its own slot, unless a press dropped it and all before it: output 0.
-      if (mx == -std::numeric_limits<float>::infinity()) continue;
-      float sum = 0.0f;
-      for (int32_t s = 0; s < kh.length; ++s) {
-        const float w = std::exp(scores[s] - mx);  // exp(-inf) = 0 for hidden slots
-        scores[s] = w;
-        sum += w;
-      }
-      const float inv = 1.0f / sum;
-      for (int32_t s = 0; s < kh.length; ++s) {
-        const float w = scores[s] * inv;
-        scores[s] = dt == DType::F16 ? f16_to_f32(f32_to_f16(w)) : w;
-      }
-      for (size_t p = 0; p * pt < static_cast<size_t>(kh.length); ++p) {
-        const int32_t base = static_cast<int32_t>(p) * pt, cnt = std::min(pt, kh.length - base);
-        kt.axpy_rows(scores.data() + base, cache.values(*kh.pages[p]), dt, cnt, hd, o);
+        // Every query sees at least its own slot, unless a press dropped it and all before it: output 0.
+        if (mx == -std::numeric_limits<float>::infinity()) continue;
+        float sum = 0.0f;
+        for (int32_t s = 0; s < len; ++s) {
+          const float w = std::exp(sc[s] - mx);  // exp(-inf) = 0 for hidden slots
+          sc[s] = w;
+          sum += w;
+        }
+        const float inv = 1.0f / sum;
+        for (int32_t s = 0; s < len; ++s) {
+          const float w = sc[s] * inv;
+          sc[s] = dt == DType::F16 ? f16_to_f32(f32_to_f16(w)) : w;
+        }
+        for (size_t p = 0; p * pt < static_cast<size_t>(len); ++p) {
+          const int32_t base = static_cast<int32_t>(p) * pt, cnt = std::min(pt, len - base);
+          kt.axpy_rows(sc + base, cache.values(*kh.pages[p]), dt, cnt, hd, o);
+        }
       }
     }
   };
-  const int64_t tasks = static_cast<int64_t>(n) * n_heads;
-  const int64_t macs = tasks * 2 * hd * cache.length(layer, 0);
+  const int64_t tasks = static_cast<int64_t>(blocks) * n_kv;
+  const int64_t macs = static_cast<int64_t>(n) * n_heads * 2 * hd * cache.length(layer, 0);
   if (macs < kMinParallelMacs) run(0, tasks);
   else pool.parallel_for(tasks, run);
 }

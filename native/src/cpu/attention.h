@@ -10,7 +10,7 @@
 namespace presskv::cpu {
 
 // q: n rows of n_heads * head_dim floats (RoPE applied, already multiplied by the softmax scale);
-// out: same layout. Parallel over (row, head).
+// out: same layout. Parallel over (kv-head, block of rows).
 void attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer, const float* q, const int32_t* q_pos,
                int32_t n, int32_t n_heads, float* out);
 
