@@ -2,9 +2,11 @@
 // Models load lazily on first use, once per (path or id, settings), and are shared by every model
 // object and call that names them.
 import { NoSuchModelError, type LanguageModelV3, type ProviderV3 } from '@ai-sdk/provider';
+import type { ContextInfo, ContextStore, ContextStoreOptions } from '../engine/context-store.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import { Model } from '../engine/model.js';
 import type { LoadOptions } from '../engine/types.js';
+import { ProviderContexts, type CacheContextSettings, type ProviderCachedContext } from './provider-contexts.js';
 import { PressKVLanguageModel, PROVIDER_NAME } from './language-model.js';
 
 /** Settings of one model: how the engine loads and runs it. */
@@ -23,6 +25,8 @@ export interface PressKVModelSettings {
 export interface PressKVProviderSettings extends PressKVModelSettings {
   /** Directory for org/name hub downloads (default ~/.cache/presskv/hub). */
   cacheDir?: string;
+  /** Stored contexts (one store per loaded model): KV byte budget (LRU beyond it), a directory to persist them in, default TTL. */
+  contextStore?: Pick<ContextStoreOptions, 'maxBytes' | 'cacheDir' | 'defaultTtlSeconds'>;
 }
 
 export interface PressKVProvider extends ProviderV3 {
@@ -32,12 +36,29 @@ export interface PressKVProvider extends ProviderV3 {
   loadModel(modelPathOrId: string, settings?: PressKVModelSettings): Promise<Model>;
   /** Frees every loaded model; later calls load them again. */
   dispose(): void;
+  /** The context store of a model (for contextCacheMiddleware, or to inspect it). */
+  contextStore(modelPathOrId: string, settings?: PressKVModelSettings): Promise<ContextStore>;
+  /**
+   * Prefills (and, with `press`, compresses) a context once and stores it; calls then use it through
+   * `providerOptions.presskv.contextId`, or automatically when their prompt's context part is the same.
+   */
+  cacheContext(options: CacheContextSettings): Promise<ProviderCachedContext>;
+  /** A stored context of any loaded model (or of `model`, loading it). Unknown or expired ids throw ERR_NOT_FOUND. */
+  getContext(id: string, options?: { model?: string }): Promise<ContextInfo>;
+  listContexts(options?: { model?: string }): Promise<ContextInfo[]>;
+  /** False when no loaded model's store held it. */
+  deleteContext(id: string, options?: { model?: string }): Promise<boolean>;
+  /** Sets the context to expire `ttl` seconds from now (0 = never). */
+  extendContext(id: string, ttl: number, options?: { model?: string }): Promise<ContextInfo>;
 }
 
 const SETTING_KEYS = ['threads', 'contextLength', 'kvDtype', 'prefillChunk', 'cacheDir'] as const;
 
-export function createPressKV(settings: PressKVProviderSettings = {}): PressKVProvider {
+export function createPressKV(providerSettings: PressKVProviderSettings = {}): PressKVProvider {
+  if (typeof providerSettings !== 'object' || providerSettings === null) throw new InvalidArgumentError('createPressKV: settings must be an object');
+  const { contextStore, ...settings } = providerSettings;
   checkSettings(settings, 'createPressKV');
+  const contexts = new ProviderContexts(contextStore);
   const loaded = new Map<string, Promise<Model>>();
 
   const loadModel = (id: string, modelSettings: PressKVModelSettings = {}): Promise<Model> => {
@@ -58,8 +79,12 @@ export function createPressKV(settings: PressKVProviderSettings = {}): PressKVPr
       throw new InvalidArgumentError('presskv(modelPathOrId): give a .gguf file, an HF model directory or an org/name hub id');
     }
     checkSettings(modelSettings, `presskv('${id}')`);
-    return new PressKVLanguageModel(id, () => loadModel(id, modelSettings));
+    return new PressKVLanguageModel(id, () => loadModel(id, modelSettings), contexts);
   };
+
+  /** One model's store when `model` is given (loading it), else every loaded model's. */
+  const storesOf = async (options?: { model?: string }): Promise<ContextStore[] | undefined> =>
+    options?.model === undefined ? undefined : [contexts.create(await loadModel(options.model))];
 
   const provider = function (id: string, modelSettings?: PressKVModelSettings) {
     if (new.target) throw new InvalidArgumentError('The presskv provider is a function: call it without `new`');
@@ -78,8 +103,19 @@ export function createPressKV(settings: PressKVProviderSettings = {}): PressKVPr
     imageModel: (modelId: string) => {
       throw new NoSuchModelError({ modelId, modelType: 'imageModel', message: 'presskv provides language models only' });
     },
+    contextStore: async (id: string, modelSettings?: PressKVModelSettings) => contexts.create(await loadModel(id, modelSettings)),
+    cacheContext: async (options: CacheContextSettings) => {
+      if (typeof options?.model !== 'string') throw new InvalidArgumentError('cacheContext needs `model`: the model path or id the context is for');
+      return contexts.cacheContext(await loadModel(options.model, options.modelSettings), options);
+    },
+    getContext: async (id: string, options?: { model?: string }) => contexts.get(id, await storesOf(options)),
+    listContexts: async (options?: { model?: string }) => contexts.list(await storesOf(options)),
+    deleteContext: async (id: string, options?: { model?: string }) => contexts.delete(id, await storesOf(options)),
+    extendContext: async (id: string, ttl: number, options?: { model?: string }) => contexts.extend(id, ttl, await storesOf(options)),
     dispose: () => {
-      for (const model of loaded.values()) model.then((m) => m.dispose(), () => {});
+      const stores = contexts.disposeAll();
+      // Models go once their stores have freed the contexts' sessions.
+      for (const model of loaded.values()) model.then((m) => stores.then(() => m.dispose()), () => {});
       loaded.clear();
     },
   });

@@ -14,10 +14,12 @@ import type {
 } from '@ai-sdk/provider';
 import { validateJson } from '../engine/constrained/validate-json.js';
 import type { Model } from '../engine/model.js';
+import type { ContextGenerateResult } from '../engine/context-store.js';
 import type { GenerateResult } from '../engine/types.js';
+import { contextMetadata, contextUsage, planCall, type ContextStores, type PlannedCall } from './context-call.js';
 import { mapFinishReason } from './finish-reason.js';
 import { OutputSegmenter, type Segment } from './output-segments.js';
-import { prepareCall, type PreparedCall } from './prepare-call.js';
+import type { PreparedCall } from './prepare-call.js';
 import { runCall } from './run-call.js';
 import { parseBareToolCall, parseToolCallBody, toToolCallPart, type ParsedToolCall } from './tool-calls.js';
 
@@ -32,13 +34,16 @@ export class PressKVLanguageModel implements LanguageModelV3 {
   constructor(
     readonly modelId: string,
     private readonly loadModel: () => Promise<Model>,
+    /** Where stored contexts live (createPressKV gives one store per loaded model). */
+    private readonly contexts?: ContextStores,
   ) {}
 
   async doGenerate(options: LanguageModelV3CallOptions): Promise<LanguageModelV3GenerateResult> {
     options.abortSignal?.throwIfAborted();
     const model = await this.loadModel();
-    const call = prepareCall(model, options);
-    const result = await runCall(model, call, { signal: options.abortSignal });
+    const planned = await planCall(model, options, this.contexts);
+    const { call } = planned;
+    const result = await runCall(model, call, { signal: options.abortSignal, context: planned.context });
     if (result.finishReason === 'abort') options.abortSignal?.throwIfAborted();
 
     const segmenter = newSegmenter(call);
@@ -54,8 +59,8 @@ export class PressKVLanguageModel implements LanguageModelV3 {
     return {
       content,
       finishReason: mapFinishReason(result.finishReason, result.rawFinishReason, calls.list.length > 0),
-      usage: usageOf(result, reasoningTokens(model, result, call)),
-      providerMetadata: metadataOf(result),
+      usage: usageOf(result, reasoningTokens(model, result, call), planned),
+      providerMetadata: metadataOf(result, planned),
       request: { body: { prompt: call.promptText } },
       response: { id: `presskv-${randomUUID()}`, timestamp: new Date(), modelId: this.modelId },
       warnings,
@@ -65,7 +70,8 @@ export class PressKVLanguageModel implements LanguageModelV3 {
   async doStream(options: LanguageModelV3CallOptions): Promise<LanguageModelV3StreamResult> {
     options.abortSignal?.throwIfAborted();
     const model = await this.loadModel();
-    const call = prepareCall(model, options);
+    const planned = await planCall(model, options, this.contexts);
+    const { call } = planned;
     const modelId = this.modelId;
     // A consumer that stops reading (cancels the stream) stops the engine too, as an abort does.
     const cancelled = new AbortController();
@@ -112,6 +118,7 @@ export class PressKVLanguageModel implements LanguageModelV3 {
 
         runCall(model, call, {
           signal,
+          context: planned.context,
           onText: (delta) => {
             if (holdText) held += delta;
             else emit(segmenter.push(delta));
@@ -133,13 +140,13 @@ export class PressKVLanguageModel implements LanguageModelV3 {
               enqueue(part);
             }
             // Warnings went out with stream-start; a JSON problem found now travels in the metadata.
-            const metadata = metadataOf(result);
+            const metadata = metadataOf(result, planned);
             const problems = checkJson(call, result.text);
             if (problems.length) metadata.presskv.jsonProblem = problems.map((p) => (p.type === 'other' ? p.message : p.feature)).join('; ');
             enqueue({
               type: 'finish',
               finishReason: mapFinishReason(result.finishReason, result.rawFinishReason, calls.length > 0),
-              usage: usageOf(result, reasoningTokens(model, result, call)),
+              usage: usageOf(result, reasoningTokens(model, result, call), planned),
               providerMetadata: metadata,
             });
             end();
@@ -218,17 +225,21 @@ function reasoningTokens(model: Model, result: GenerateResult, call: PreparedCal
   return count;
 }
 
-function usageOf(result: GenerateResult, reasoning: number): LanguageModelV3Usage {
+function usageOf(result: GenerateResult, reasoning: number, planned: PlannedCall): LanguageModelV3Usage {
   const output = result.generatedTokenIds.length;
+  const total = result.usage.inputTokens;
+  const { cacheRead, cacheWrite } = planned.context ? contextUsage(result as ContextGenerateResult, planned.context) : { cacheRead: 0, cacheWrite: 0 };
   return {
-    inputTokens: { total: result.usage.inputTokens, noCache: result.usage.inputTokens, cacheRead: 0, cacheWrite: 0 },
+    inputTokens: { total, noCache: total - cacheRead, cacheRead, cacheWrite },
     outputTokens: { total: output, text: output - reasoning, reasoning },
   };
 }
 
-function metadataOf(result: GenerateResult): SharedV3ProviderMetadata & { presskv: Record<string, number | string> } {
+function metadataOf(result: GenerateResult, planned: PlannedCall): SharedV3ProviderMetadata & { presskv: Record<string, number | string | boolean> } {
   return {
     presskv: {
+      ...(planned.context ? contextMetadata(result as ContextGenerateResult) : {}),
+      ...(planned.skipped ? { contextId: planned.skipped.contextId, cacheHit: false, cacheSkipped: planned.skipped.reason } : {}),
       prefillMs: result.timings.prefillMs,
       decodeMs: result.timings.decodeMs,
       prefillTokensPerSecond: result.timings.prefillTokensPerSecond,

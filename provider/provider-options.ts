@@ -17,6 +17,8 @@ export const presskvProviderOptionsSchema = z
     raw: z.boolean().optional(),
     /** With toolChoice 'auto', still constrain the output to one tool call (as 'required' does). */
     constrainToolCalls: z.boolean().optional(),
+    /** Answer from this stored context (provider.cacheContext, or the server's /v1/contexts); its messages go before the prompt. */
+    contextId: z.string().min(1).optional(),
   })
   .strict();
 

@@ -5,12 +5,15 @@ import { constrainedDecode } from '../engine/constrained/constrained-decode.js';
 import { GrammarMatcher } from '../engine/constrained/grammar-matcher.js';
 import type { Model } from '../engine/model.js';
 import type { FinishReason, GenerateResult } from '../engine/types.js';
+import type { ContextRun } from './context-call.js';
 import type { PreparedCall } from './prepare-call.js';
 
 export interface RunOptions {
   signal?: AbortSignal;
   /** Each new piece of generated text, in order. */
   onText?: (delta: string) => void;
+  /** Answer from a stored context: only the question is prefilled, on a copy-on-write fork of the context. */
+  context?: ContextRun;
 }
 
 const vocabularies = new WeakMap<Model, (Uint8Array | null)[]>();
@@ -27,6 +30,16 @@ function grammarVocabulary(model: Model): (Uint8Array | null)[] {
 }
 
 export async function runCall(model: Model, call: PreparedCall, options: RunOptions): Promise<GenerateResult> {
+  if (options.context) {
+    const { store, contextId, question } = options.context;
+    return store.generate(contextId, question, {
+      ...call.sampling,
+      maxTokens: call.maxTokens,
+      stopSequences: call.stopSequences.length ? call.stopSequences : undefined,
+      signal: options.signal,
+      onText: options.onText,
+    });
+  }
   if (!call.grammar) {
     return model.generate(call.promptTokenIds, {
       ...call.sampling,

@@ -1,0 +1,145 @@
+// A call answered from a stored (possibly compressed) context instead of prefilling its whole prompt.
+// Which context: `providerOptions.presskv.contextId` (its messages go before the call's prompt, as Gemini's
+// cachedContent does); else a prompt part marked `providerOptions.presskv.cacheBreakpoint` / `compress`
+// (DESIGN.md §5: the prompt up to and including the mark is stored on first sight — a cache write — and
+// read by every later call); else, unmarked, the part before the final user message when a context with
+// exactly those tokens is already stored (automatic prefix caching: read only, nothing is written).
+//
+// The call's prompt is split into [context | question] on token ids when the full prompt's tokens start with
+// the context's (then the model sees exactly the tokens it would without the cache), else on the rendered
+// text. Calls the store cannot answer — constrained output (JSON, forced tool calls), tools in the template,
+// a template that renders the context differently once more messages follow — run on the model as before,
+// with the context in their prompt, and say why in providerMetadata.presskv.cacheSkipped.
+import type { LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt } from '@ai-sdk/provider';
+import type { ChatMessage } from '../engine/chat-template.js';
+import type { ContextGenerateResult, ContextInfo, ContextStore } from '../engine/context-store.js';
+import { ContextNotFoundError } from '../engine/context-store.js';
+import { InvalidArgumentError } from '../engine/errors.js';
+import type { Model } from '../engine/model.js';
+import type { PressSpec } from '../engine/presses/base.js';
+import { cacheContext } from '../middleware/cache-context.js';
+import { contextPartOf } from '../middleware/context-cache-middleware.js';
+import { renderContext } from '../server/chat-prompt-split.js';
+import { convertPrompt } from './convert-prompt.js';
+import { prepareCall, type PreparedCall } from './prepare-call.js';
+import { parsePresskvOptions } from './provider-options.js';
+
+/** The model's context store: `create` makes it on first need, `existing` only looks. */
+export interface ContextStores {
+  create(model: Model): ContextStore;
+  existing(model: Model): ContextStore | undefined;
+}
+
+export interface ContextRun {
+  store: ContextStore;
+  contextId: string;
+  /** Token ids that follow the stored context. */
+  question: number[];
+  /** The context was stored by this call (its tokens are a cache write, not a read). */
+  created: boolean;
+}
+
+export interface PlannedCall {
+  call: PreparedCall;
+  /** Set when the call runs on a stored context. */
+  context?: ContextRun;
+  /** Set when a context applied but the call runs on the model with its whole prompt. */
+  skipped?: { contextId: string; reason: string };
+}
+
+export async function planCall(model: Model, options: LanguageModelV3CallOptions, stores: ContextStores | undefined): Promise<PlannedCall> {
+  const presskv = parsePresskvOptions(options.providerOptions);
+  // The press option belongs to the press integration; contexts stored by a call are compressed with it when set.
+  const press = (presskv as { press?: PressSpec }).press;
+  if (presskv.contextId !== undefined) {
+    if (!stores) throw new InvalidArgumentError('providerOptions.presskv.contextId needs a provider made by createPressKV');
+    const store = stores.create(model);
+    const info = await store.get(presskv.contextId);
+    const messages = contextMessagesOf(info);
+    const call = prepareCall(model, { ...options, prompt: [...messages.map(toPromptMessage), ...options.prompt] });
+    return split(store, call, info.id, messages, false);
+  }
+
+  const marked = hasCacheMark(options.prompt);
+  const part = contextPartOf(options.prompt);
+  if (part.length === 0 || !stores) return { call: prepareCall(model, options) };
+  const messages = convertPrompt(part).messages;
+  if (marked) {
+    const store = stores.create(model);
+    const stored = await cacheContext(store, { messages, press, signal: options.abortSignal });
+    return split(store, prepareCall(model, options), stored.id, messages, stored.created);
+  }
+
+  const store = stores.existing(model);
+  const call = prepareCall(model, options);
+  if (!store) return { call };
+  const id = store.idOf(renderContext(model, messages).tokenIds, press);
+  const info = await store.get(id).catch((err: unknown) => {
+    if (err instanceof ContextNotFoundError) return undefined;
+    throw err;
+  });
+  if (info) return split(store, call, info.id, messages, false);
+  // A context stored from token ids (e.g. over HTTP) whose tokens begin this prompt.
+  const prefix = store.findPrefix(call.promptTokenIds, press);
+  if (prefix && !call.grammar && call.toolNames.size === 0) {
+    return { call, context: { store, contextId: prefix.id, question: call.promptTokenIds.slice(prefix.tokensBefore), created: false } };
+  }
+  return { call };
+}
+
+function split(store: ContextStore, call: PreparedCall, contextId: string, messages: ChatMessage[], created: boolean): PlannedCall {
+  const skip = (reason: string): PlannedCall => ({ call, skipped: { contextId, reason } });
+  if (call.grammar) return skip('constrained output (JSON or a forced tool call) runs on the model with the whole prompt');
+  if (call.toolNames.size > 0) return skip('calls with tools run on the model with the whole prompt');
+  const context = renderContext(store.model, messages);
+  const n = context.tokenIds.length;
+  if (n <= call.promptTokenIds.length && context.tokenIds.every((t, i) => call.promptTokenIds[i] === t)) {
+    return { call, context: { store, contextId, question: call.promptTokenIds.slice(n), created } };
+  }
+  if (!call.promptText.startsWith(context.text)) {
+    return skip("the chat template renders the context differently when the call's messages follow it");
+  }
+  const rest = call.promptText.slice(context.text.length);
+  const question = rest ? store.model.tokenizer.encode(rest, { addSpecialTokens: false }) : [];
+  return { call, context: { store, contextId, question, created } };
+}
+
+function contextMessagesOf(info: ContextInfo): ChatMessage[] {
+  const meta = info.meta as { messages?: ChatMessage[] } | null;
+  if (!meta || !Array.isArray(meta.messages)) {
+    throw new InvalidArgumentError(`Context ${info.id} was stored from raw token ids, so there are no messages to put before the call's prompt`);
+  }
+  return meta.messages;
+}
+
+function hasCacheMark(prompt: LanguageModelV3Prompt): boolean {
+  const marked = (o: { providerOptions?: Record<string, Record<string, unknown>> } | undefined) => {
+    const p = o?.providerOptions?.presskv;
+    return p?.cacheBreakpoint === true || p?.compress === true;
+  };
+  return prompt.some((m) => marked(m) || (Array.isArray(m.content) && (m.content as Array<{ providerOptions?: Record<string, Record<string, unknown>> }>).some(marked)));
+}
+
+/** A stored context's chat message as a prompt message (the provider turns it back into the same chat message). */
+function toPromptMessage(message: ChatMessage): LanguageModelV3Message {
+  const text = message.content ?? '';
+  if (message.role === 'system') return { role: 'system', content: text };
+  if (message.role === 'assistant') return { role: 'assistant', content: [{ type: 'text', text }] };
+  return { role: 'user', content: [{ type: 'text', text }] };
+}
+
+/**
+ * Prompt caching figures the way hosted providers report them: the call that stored the context wrote its
+ * tokens; a later call that found it resident read them; one that had to bring it back (after eviction or a
+ * restart) wrote them again.
+ */
+export function contextUsage(result: ContextGenerateResult, run: ContextRun): { cacheRead: number; cacheWrite: number } {
+  const n = result.context.cachedTokens;
+  if (run.created || !result.context.cacheHit) return { cacheRead: 0, cacheWrite: n };
+  return { cacheRead: n, cacheWrite: 0 };
+}
+
+export function contextMetadata(result: ContextGenerateResult): Record<string, number | string | boolean> {
+  const c = result.context;
+  return { contextId: c.contextId, tokensBefore: c.tokensBefore, tokensAfter: c.tokensAfter, bytes: c.bytes, cacheHit: c.cacheHit, prefillMs: c.prefillMs };
+}

@@ -1,0 +1,188 @@
+// Stored contexts through the provider with the AI SDK: provider.cacheContext + providerOptions.presskv.contextId,
+// prompt parts marked cacheBreakpoint (stored by the first call, read by the next), automatic reuse of a
+// stored context part, get/list/extend/delete, typed errors for unknown ids, and contextCacheMiddleware on the
+// provider's own store. Every answer is checked against the same prompt run without any cache (greedy), and
+// the usage against the context's token count.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { generateText, streamText, wrapLanguageModel, type ModelMessage } from 'ai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contextCacheMiddleware } from '../middleware/context-cache-middleware.js';
+import { createPressKV, type PressKVProvider } from '../provider/create-presskv.js';
+import { tinyModelPath } from './helpers/tiny-models.js';
+
+(globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
+
+const doc = 'The lighthouse keeper Ines painted the tower red, fed three grey cats and logged every passing ship. '.repeat(8);
+const presskvMeta = (r: { providerMetadata?: Record<string, unknown> }) => r.providerMetadata!.presskv as Record<string, unknown>;
+
+let modelPath: string;
+let provider: PressKVProvider;
+/** No stored contexts ever: the reference every cached answer must equal. */
+let reference: PressKVProvider;
+
+beforeAll(async () => {
+  modelPath = await tinyModelPath({ arch: 'qwen3', format: 'gguf' });
+  provider = createPressKV({ threads: 1, contextStore: { maxBytes: 64 << 20 } });
+  reference = createPressKV({ threads: 1 });
+});
+afterAll(() => {
+  provider?.dispose();
+  reference?.dispose();
+});
+
+describe('provider.cacheContext and providerOptions.presskv.contextId', () => {
+  it('answers from the stored context as the full prompt does, reporting cacheRead and the context figures', async () => {
+    const stored = await provider.cacheContext({ model: modelPath, context: doc, name: 'lighthouse', ttl: 600 });
+    expect(stored).toMatchObject({ id: expect.stringMatching(/^ctx_[0-9a-f]{32}$/), name: 'lighthouse', created: true });
+    const n = stored.tokensBefore;
+    expect(n).toBeGreaterThan(100);
+    expect(stored.tokensAfter).toBe(n);
+    expect(stored.bytes).toBeGreaterThan(0);
+    expect(stored.expiresAt! - Date.now()).toBeGreaterThan(590_000);
+    expect((await provider.cacheContext({ model: modelPath, context: doc })).created).toBe(false);
+
+    const ask = { prompt: 'What colour is the tower?', maxOutputTokens: 10, temperature: 0 };
+    const plain = await generateText({ model: reference(modelPath), system: doc, ...ask });
+    const cached = await generateText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: stored.id } } });
+    expect(plain.text.length).toBeGreaterThan(0);
+    expect(cached.text).toBe(plain.text);
+    expect(cached.usage.inputTokens).toBe(plain.usage.inputTokens);
+    expect(cached.usage.inputTokenDetails).toMatchObject({ cacheReadTokens: n, cacheWriteTokens: 0, noCacheTokens: plain.usage.inputTokens! - n });
+    expect(presskvMeta(cached)).toMatchObject({ contextId: stored.id, tokensBefore: n, tokensAfter: n, bytes: stored.bytes, cacheHit: true, prefillMs: expect.any(Number) });
+    // The plain call reports no caching at all.
+    expect(plain.usage.inputTokenDetails).toMatchObject({ cacheReadTokens: 0, cacheWriteTokens: 0 });
+
+    const streamed = streamText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: stored.id } } });
+    const deltas: string[] = [];
+    for await (const delta of streamed.textStream) deltas.push(delta);
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.join('')).toBe(plain.text);
+    expect((await streamed.usage).inputTokenDetails.cacheReadTokens).toBe(n);
+    expect(((await streamed.providerMetadata)!.presskv as Record<string, unknown>).contextId).toBe(stored.id);
+  });
+
+  it('gets, lists, extends and deletes contexts; an unknown or deleted id is a typed error and the model keeps working', async () => {
+    const stored = await provider.cacheContext({ model: modelPath, messages: [{ role: 'system', content: 'Short rules: answer in one word.' }] });
+    expect(await provider.getContext(stored.id)).toMatchObject({ id: stored.id, tokensBefore: stored.tokensBefore });
+    expect((await provider.listContexts()).map((c) => c.id)).toContain(stored.id);
+    expect((await provider.extendContext(stored.id, 0)).expiresAt).toBeNull();
+    expect(await provider.deleteContext(stored.id)).toBe(true);
+    expect(await provider.deleteContext(stored.id)).toBe(false);
+    await expect(provider.getContext(stored.id)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+
+    const ask = { prompt: 'Hello', maxOutputTokens: 3, temperature: 0, maxRetries: 0 };
+    await expect(generateText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: stored.id } } })).rejects.toMatchObject({
+      code: 'ERR_NOT_FOUND',
+      message: expect.stringContaining(stored.id),
+    });
+    await expect(generateText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: 'not-an-id' } } })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    await expect(generateText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: 42 } } })).rejects.toThrow(/contextId/);
+    const after = await generateText({ model: provider(modelPath), ...ask });
+    expect(after.usage.outputTokens).toBeGreaterThan(0);
+  });
+
+  it('checks its settings', () => {
+    expect(() => createPressKV({ contextStore: { maxByte: 1 } as never })).toThrow(/unknown contextStore setting "maxByte"/);
+    return expect(provider.cacheContext({ context: doc } as never)).rejects.toThrow(/needs `model`/);
+  });
+});
+
+describe('cacheBreakpoint marks and automatic reuse', () => {
+  const notes = 'Harbour log: the ferry Alba leaves at six, the trawler Mira returns at noon, the pilot boat waits by the red buoy. '.repeat(6);
+  const conversation = (question: string, mark: boolean): ModelMessage[] => [
+    { role: 'system', content: notes, ...(mark ? { providerOptions: { presskv: { cacheBreakpoint: true } } } : {}) },
+    { role: 'user', content: question },
+  ];
+
+  it('stores the marked part on the first call (cacheWrite) and reads it on later calls, marked or not', async () => {
+    const ask = { maxOutputTokens: 8, temperature: 0, allowSystemInMessages: true };
+    const questions = ['When does the ferry leave?', 'Which boat waits by the buoy?'];
+    const plain = await Promise.all(questions.map((q) => generateText({ model: reference(modelPath), messages: conversation(q, false), ...ask })));
+
+    const first = await generateText({ model: provider(modelPath), messages: conversation(questions[0]!, true), ...ask });
+    const n = presskvMeta(first).tokensBefore as number;
+    expect(n).toBeGreaterThan(100);
+    expect(first.text).toBe(plain[0]!.text);
+    expect(first.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: n, cacheReadTokens: 0, noCacheTokens: plain[0]!.usage.inputTokens });
+
+    const second = await generateText({ model: provider(modelPath), messages: conversation(questions[1]!, true), ...ask });
+    expect(second.text).toBe(plain[1]!.text);
+    expect(second.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: 0, cacheReadTokens: n });
+    expect(presskvMeta(second).contextId).toBe(presskvMeta(first).contextId);
+
+    // Unmarked: the part before the final user message is the same stored context, so it is read (never written).
+    const auto = await generateText({ model: provider(modelPath), messages: conversation(questions[1]!, false), ...ask });
+    expect(auto.text).toBe(plain[1]!.text);
+    expect(auto.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: 0, cacheReadTokens: n });
+
+    // An unmarked context part nobody stored runs as a plain call and stores nothing.
+    const before = (await provider.listContexts()).length;
+    const other = await generateText({ model: provider(modelPath), system: 'Nothing stored here.', prompt: 'Hi', ...ask });
+    expect(other.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: 0, cacheReadTokens: 0 });
+    expect(presskvMeta(other).contextId).toBeUndefined();
+    expect((await provider.listContexts()).length).toBe(before);
+  });
+
+  it('runs JSON output on the whole prompt and says why the context was not used', async () => {
+    const result = await provider(modelPath).doGenerate({
+      prompt: [
+        { role: 'system', content: notes, providerOptions: { presskv: { cacheBreakpoint: true } } },
+        { role: 'user', content: [{ type: 'text', text: 'Give JSON.' }] },
+      ],
+      responseFormat: { type: 'json' },
+      maxOutputTokens: 6,
+      temperature: 0,
+    });
+    expect(result.usage.inputTokens).toMatchObject({ cacheRead: 0, cacheWrite: 0 });
+    expect(result.providerMetadata!.presskv).toMatchObject({ contextId: expect.stringMatching(/^ctx_/), cacheHit: false, cacheSkipped: expect.stringMatching(/constrained/) });
+  });
+});
+
+describe('contextCacheMiddleware on the provider', () => {
+  it('writes the context on the first call and reads it after, with the same answers as without the cache', async () => {
+    const context = 'Recipe: two eggs, a cup of flour, a pinch of salt, milk until smooth, rest ten minutes. '.repeat(6);
+    const store = await provider.contextStore(modelPath);
+    const model = wrapLanguageModel({ model: provider(modelPath), middleware: contextCacheMiddleware({ store, context }) });
+    const ask = { prompt: 'How many eggs?', maxOutputTokens: 8, temperature: 0 };
+    const plain = await generateText({ model: reference(modelPath), system: context, ...ask });
+    const first = await generateText({ model, ...ask });
+    const n = presskvMeta(first).tokensBefore as number;
+    expect(first.text).toBe(plain.text);
+    expect(first.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: n, cacheReadTokens: 0 });
+    const streamed = streamText({ model, ...ask });
+    let text = '';
+    for await (const delta of streamed.textStream) text += delta;
+    expect(text).toBe(plain.text);
+    expect((await streamed.usage).inputTokenDetails).toMatchObject({ cacheWriteTokens: 0, cacheReadTokens: n });
+    // The same context is visible to the provider: a contextId call reads it too.
+    const byId = await generateText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: presskvMeta(first).contextId as string } } });
+    expect(byId.text).toBe(plain.text);
+    expect(byId.usage.inputTokenDetails.cacheReadTokens).toBe(n);
+  });
+});
+
+const storiesPath = fileURLToPath(new URL('../../shared/models/stories260K.gguf', import.meta.url));
+const haveStories = existsSync(storiesPath);
+if (!haveStories) console.warn(`provider-context: ${storiesPath} is absent, skipping the stories260K cases`);
+
+describe.skipIf(!haveStories)('stored contexts on stories260K (no chat template: raw text)', () => {
+  const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her dog.';
+  const ask = { prompt: 'One day, Lily', maxOutputTokens: 16, temperature: 0 };
+
+  it('contextId and contextCacheMiddleware give the plain answers with cacheRead = context tokens', async () => {
+    const stored = await provider.cacheContext({ model: storiesPath, context: story });
+    const plain = await generateText({ model: reference(storiesPath), system: story, ...ask });
+    expect(plain.text.length).toBeGreaterThan(0);
+    const byId = await generateText({ model: provider(storiesPath), ...ask, providerOptions: { presskv: { contextId: stored.id } } });
+    expect(byId.text).toBe(plain.text);
+    expect(byId.usage.inputTokenDetails).toMatchObject({ cacheReadTokens: stored.tokensBefore, cacheWriteTokens: 0 });
+
+    const model = wrapLanguageModel({ model: provider(storiesPath), middleware: contextCacheMiddleware({ store: await provider.contextStore(storiesPath), context: story }) });
+    const streamed = streamText({ model, ...ask });
+    let text = '';
+    for await (const delta of streamed.textStream) text += delta;
+    expect(text).toBe(plain.text);
+    expect((await streamed.usage).inputTokenDetails.cacheReadTokens).toBe(stored.tokensBefore);
+  });
+});
