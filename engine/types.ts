@@ -81,6 +81,12 @@ export interface ModelInfo {
 }
 
 export interface LoadOptions {
+  /**
+   * Map the weight files (default, nothing copied). `false` reads them into private memory instead, like
+   * llama.cpp's --no-mmap: on VMs whose file-backed mappings are slow to read this speeds decode up, at the
+   * cost of a copy of the weights.
+   */
+  mmap?: boolean;
   threads?: number;
   /** Max tokens per sequence; defaults to the model's context length. */
   contextLength?: number;
