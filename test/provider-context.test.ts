@@ -4,6 +4,9 @@
 // provider's own store. Every answer is checked against the same prompt run without any cache (greedy), and
 // the usage against the context's token count.
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateText, streamText, wrapLanguageModel, type ModelMessage } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +83,47 @@ describe('provider.cacheContext and providerOptions.presskv.contextId', () => {
     await expect(generateText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: 42 } } })).rejects.toThrow(/contextId/);
     const after = await generateText({ model: provider(modelPath), ...ask });
     expect(after.usage.outputTokens).toBeGreaterThan(0);
+  });
+
+  it('stores a context compressed by a press under its own id and answers from it', async () => {
+    await expect(provider.cacheContext({ model: modelPath, context: doc, press: { name: 'snapkv', compressionRatio: 2 } })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    const plainId = (await provider.cacheContext({ model: modelPath, context: doc })).id;
+    const pressed = await provider.cacheContext({ model: modelPath, context: doc, press: { name: 'knorm', compressionRatio: 0.5 } });
+    expect(pressed.id).not.toBe(plainId);
+    expect(pressed.press).toEqual({ name: 'KnormPress', compressionRatio: 0.5 });
+    if (pressed.compressed) expect(pressed.tokensAfter).toBeLessThan(pressed.tokensBefore);
+    else expect(pressed.tokensAfter).toBe(pressed.tokensBefore);
+    const answer = await generateText({ model: provider(modelPath), prompt: 'Who feeds the cats?', maxOutputTokens: 6, temperature: 0, providerOptions: { presskv: { contextId: pressed.id } } });
+    expect(answer.usage.outputTokens).toBeGreaterThan(0);
+    expect(answer.usage.inputTokenDetails.cacheReadTokens).toBe(pressed.tokensBefore);
+    expect(presskvMeta(answer)).toMatchObject({ contextId: pressed.id, tokensAfter: pressed.tokensAfter, bytes: pressed.bytes });
+  });
+
+  it('persists contexts in contextStore.cacheDir: a new provider answers from the file identically', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'presskv-provider-context-'));
+    const ask = { prompt: 'What does Ines log?', maxOutputTokens: 8, temperature: 0 };
+    try {
+      const before = createPressKV({ threads: 1, contextStore: { cacheDir: dir } });
+      const stored = await before.cacheContext({ model: modelPath, context: doc, ttl: 0 });
+      const first = await generateText({ model: before(modelPath), ...ask, providerOptions: { presskv: { contextId: stored.id } } });
+      before.dispose();
+
+      const after = createPressKV({ threads: 1, contextStore: { cacheDir: dir } });
+      try {
+        await expect(after.getContext(stored.id)).rejects.toThrow(/no model is loaded yet/);
+        expect(await after.getContext(stored.id, { model: modelPath })).toMatchObject({ id: stored.id, tokensBefore: stored.tokensBefore, persisted: true });
+        const again = await generateText({ model: after(modelPath), ...ask, providerOptions: { presskv: { contextId: stored.id } } });
+        expect(again.text).toBe(first.text);
+        expect(presskvMeta(again).cacheHit).toBe(false);
+        const third = await generateText({ model: after(modelPath), ...ask, providerOptions: { presskv: { contextId: stored.id } } });
+        expect(third.text).toBe(first.text);
+        expect(third.usage.inputTokenDetails).toMatchObject({ cacheReadTokens: stored.tokensBefore, cacheWriteTokens: 0 });
+      } finally {
+        after.dispose();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('checks its settings', () => {
