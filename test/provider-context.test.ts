@@ -81,6 +81,10 @@ describe('provider.cacheContext and providerOptions.presskv.contextId', () => {
     });
     await expect(generateText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: 'not-an-id' } } })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     await expect(generateText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: 42 } } })).rejects.toThrow(/contextId/);
+
+    const shortLived = await provider.cacheContext({ model: modelPath, context: 'Expires soon: the gate code is 4411.', ttl: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await expect(generateText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: shortLived.id } } })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     const after = await generateText({ model: provider(modelPath), ...ask });
     expect(after.usage.outputTokens).toBeGreaterThan(0);
   });
