@@ -470,7 +470,7 @@ export class ContextStore {
       expiresAt: h.expiresAt,
       tokensAfter: h.tokensAfter,
       lengths: h.lengths,
-      compressed: false,
+      compressed: h.lengths !== null,
       bytes: 0,
       prefillMs: 0,
       lastUsed: this.now(),
