@@ -3,7 +3,8 @@
 // cachedContent does); else a prompt part marked `providerOptions.presskv.cacheBreakpoint` / `compress`
 // (DESIGN.md §5: the prompt up to and including the mark is stored on first sight — a cache write — and
 // read by every later call); else, unmarked, the part before the final user message when a context with
-// exactly those tokens is already stored (automatic prefix caching: read only, nothing is written).
+// exactly those tokens is already stored — uncompressed, or compressed by any press when the call names none
+// (automatic prefix caching: read only, nothing is written).
 //
 // The call's prompt is split into [context | question] on token ids when the full prompt's tokens start with
 // the context's (then the model sees exactly the tokens it would without the cache), else on the rendered
@@ -73,11 +74,7 @@ export async function planCall(model: Model, options: LanguageModelV3CallOptions
   const store = stores.existing(model);
   const call = prepareCall(model, options);
   if (!store) return { call };
-  const id = store.idOf(renderContext(model, messages).tokenIds, press);
-  const info = await store.get(id).catch((err: unknown) => {
-    if (err instanceof ContextNotFoundError) return undefined;
-    throw err;
-  });
+  const info = await storedContextOf(store, renderContext(model, messages).tokenIds, press);
   if (info) return split(store, call, info.id, messages, false);
   // A context stored from token ids (e.g. over HTTP) whose tokens begin this prompt.
   const prefix = store.findPrefix(call.promptTokenIds, press);
@@ -85,6 +82,27 @@ export async function planCall(model: Model, options: LanguageModelV3CallOptions
     return { call, context: { store, contextId: prefix.id, question: call.promptTokenIds.slice(prefix.tokensBefore), created: false } };
   }
   return { call };
+}
+
+/**
+ * The stored context with exactly these tokens: made with the call's press when it names one; else the
+ * uncompressed one, else one compressed by any press (automatic reuse of compressed contexts).
+ */
+async function storedContextOf(store: ContextStore, tokenIds: number[], press: PressSpec | undefined): Promise<ContextInfo | undefined> {
+  const lookup = (spec: PressSpec | undefined) =>
+    store.get(store.idOf(tokenIds, spec)).catch((err: unknown) => {
+      if (err instanceof ContextNotFoundError) return undefined;
+      throw err;
+    });
+  const exact = await lookup(press);
+  if (exact || press !== undefined) return exact;
+  const presses = new Map<string, PressSpec>();
+  for (const c of await store.list()) if (c.press) presses.set(JSON.stringify(c.press), c.press as PressSpec);
+  for (const spec of presses.values()) {
+    const found = await lookup(spec);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function split(store: ContextStore, call: PreparedCall, contextId: string, messages: ChatMessage[], created: boolean): PlannedCall {

@@ -101,6 +101,13 @@ describe('provider.cacheContext and providerOptions.presskv.contextId', () => {
     expect(answer.usage.outputTokens).toBeGreaterThan(0);
     expect(answer.usage.inputTokenDetails.cacheReadTokens).toBe(pressed.tokensBefore);
     expect(presskvMeta(answer)).toMatchObject({ contextId: pressed.id, tokensAfter: pressed.tokensAfter, bytes: pressed.bytes });
+
+    // Automatic reuse finds a context stored only compressed when the call names no press.
+    const memo = 'Memo: the night ferry is cancelled on Sundays; the morning ferry runs twice. '.repeat(6);
+    const memoPressed = await provider.cacheContext({ model: modelPath, context: memo, press: { name: 'knorm', compressionRatio: 0.5 } });
+    const auto = await generateText({ model: provider(modelPath), system: memo, prompt: 'Is there a ferry on Sunday night?', maxOutputTokens: 6, temperature: 0 });
+    expect(presskvMeta(auto)).toMatchObject({ contextId: memoPressed.id, tokensAfter: memoPressed.tokensAfter });
+    expect(auto.usage.inputTokenDetails).toMatchObject({ cacheReadTokens: memoPressed.tokensBefore, cacheWriteTokens: 0 });
   });
 
   it('persists contexts in contextStore.cacheDir: a new provider answers from the file identically', async () => {
