@@ -20,6 +20,8 @@ import type {
   LanguageModelV3Prompt,
   LanguageModelV3StreamPart,
   LanguageModelV3Usage,
+  JSONValue,
+  SharedV3ProviderOptions,
 } from '@ai-sdk/provider';
 import type { ChatMessage } from '../engine/chat-template.js';
 import type { ContextGenerateResult, ContextStore } from '../engine/context-store.js';
@@ -29,11 +31,16 @@ import { convertPrompt } from '../provider/convert-prompt.js';
 import { mapFinishReason } from '../provider/finish-reason.js';
 import { OutputSegmenter, type Segment } from '../provider/output-segments.js';
 import { prepareCall, type PreparedCall } from '../provider/prepare-call.js';
-import { cacheContext, type CachedContext } from './cache-context.js';
+import { presskvProviderOptionsSchema } from '../provider/provider-options.js';
+import { cacheContext, contextMessagesOf, type CachedContext } from './cache-context.js';
 
 export interface ContextCacheMiddlewareOptions {
-  /** Where the context's KV cache lives: `new ContextStore(await provider.loadModel(id), options)`. */
-  store: ContextStore;
+  /**
+   * Where the context's KV cache lives (`await provider.contextStore(modelId)`, or `new ContextStore(model)`): the
+   * middleware then answers calls from the store itself. Without it, the middleware only shapes each call's
+   * prompt and provider options and the presskv provider does the storing and reuse (createPressKV's contextStore).
+   */
+  store?: ContextStore;
   /** The context: a text (it becomes the system message) or chat messages. Stored on first use. */
   context?: string | ChatMessage[];
   /** Or a context stored before (cacheContext, or the server's /v1/contexts). */
@@ -45,11 +52,12 @@ export interface ContextCacheMiddlewareOptions {
 }
 
 export function contextCacheMiddleware(options: ContextCacheMiddlewareOptions): LanguageModelV3Middleware {
-  const { store } = options;
-  if (!store || typeof store.generate !== 'function') throw new InvalidArgumentError('contextCacheMiddleware needs a ContextStore as `store`');
   if (options.context !== undefined && options.contextId !== undefined) {
     throw new InvalidArgumentError('contextCacheMiddleware takes `context` or `contextId`, not both (neither: the context is taken from each prompt)');
   }
+  if (options.store === undefined) return providerSideMiddleware(options);
+  const { store } = options;
+  if (!store || typeof store.generate !== 'function') throw new InvalidArgumentError('contextCacheMiddleware needs a ContextStore as `store`');
   const automatic = options.context === undefined && options.contextId === undefined;
   let stored: Promise<CachedContext> | undefined;
   // Stored once and reused; a failure (bad press, a deleted id) is reported by the call and retried by the next.
@@ -153,6 +161,39 @@ export function contextCacheMiddleware(options: ContextCacheMiddlewareOptions): 
         },
       });
       return { stream, request: { body: { contextId: ctx.id, questionTokens: question.length } } };
+    },
+  };
+}
+
+/**
+ * No store: the presskv provider stores and reuses contexts itself. `context` goes before the prompt with its
+ * last message marked as the cache breakpoint (the provider stores it on first sight and reads it after);
+ * `contextId` becomes providerOptions.presskv.contextId; neither passes calls through (the provider reuses a
+ * stored context part of any prompt by itself).
+ */
+function providerSideMiddleware(options: ContextCacheMiddlewareOptions): LanguageModelV3Middleware {
+  if (options.press !== undefined && !('press' in presskvProviderOptionsSchema.shape)) {
+    throw new InvalidArgumentError(
+      'contextCacheMiddleware: `press` needs `store` with this provider version (or store the context with provider.cacheContext({ press }) and pass its contextId)',
+    );
+  }
+  if (options.ttlSeconds !== undefined) {
+    throw new InvalidArgumentError('contextCacheMiddleware: `ttlSeconds` needs `store` (or use provider.cacheContext({ ttl }) and pass its contextId)');
+  }
+  const messages = options.context === undefined ? undefined : contextMessagesOf(options.context);
+  const presskvOptions = (params: LanguageModelV3CallOptions, extra: Record<string, JSONValue>): SharedV3ProviderOptions => ({
+    ...params.providerOptions,
+    presskv: { ...(params.providerOptions?.presskv ?? {}), ...extra },
+  });
+  return {
+    specificationVersion: 'v3',
+    transformParams: async ({ params }): Promise<LanguageModelV3CallOptions> => {
+      if (options.contextId !== undefined) return { ...params, providerOptions: presskvOptions(params, { contextId: options.contextId }) };
+      if (!messages) return params;
+      const prefix = messages.map(toPromptMessage);
+      prefix[prefix.length - 1] = { ...prefix[prefix.length - 1]!, providerOptions: { presskv: { cacheBreakpoint: true } } };
+      const extra = options.press !== undefined ? { providerOptions: presskvOptions(params, { press: options.press as never }) } : {};
+      return { ...params, ...extra, prompt: [...prefix, ...params.prompt] };
     },
   };
 }

@@ -111,6 +111,31 @@ describe('contextCacheMiddleware', () => {
     expect(contextPartOf([user('q')])).toEqual([]);
   });
 
+  it('without a store, shapes the call for the provider, which stores and reuses the context itself', async () => {
+    const own = createPressKV({ threads: 1 });
+    try {
+      const ask = { prompt: 'What grew behind the mill?', maxOutputTokens: 8, temperature: 0 };
+      const cached = wrapLanguageModel({ model: own(modelPath), middleware: contextCacheMiddleware({ context: doc }) });
+      const reference = await generateText({ model: own(modelPath), system: doc, ...ask });
+      const first = await generateText({ model: cached, ...ask });
+      const second = await generateText({ model: cached, ...ask });
+      expect(second.text).toBe(reference.text);
+      const id = (first.providerMetadata!.presskv as Record<string, unknown>).contextId;
+      expect(id).toMatch(/^ctx_/);
+      expect((second.providerMetadata!.presskv as Record<string, unknown>).contextId).toBe(id);
+      expect(first.usage.inputTokenDetails.cacheWriteTokens).toBeGreaterThan(0);
+      expect(second.usage.inputTokenDetails.cacheReadTokens).toBeGreaterThan(0);
+
+      const stored = await own.cacheContext({ model: modelPath, context: 'You answer about rivers. The Loire is long.' });
+      const byId = wrapLanguageModel({ model: own(modelPath), middleware: contextCacheMiddleware({ contextId: stored.id }) });
+      const answer = await generateText({ model: byId, prompt: 'Which river is long?', maxOutputTokens: 6, temperature: 0 });
+      expect(answer.usage.inputTokenDetails.cacheReadTokens).toBe(stored.tokensBefore);
+      expect(() => contextCacheMiddleware({ context: doc, ttlSeconds: 5 })).toThrow(/needs `store`/);
+    } finally {
+      own.dispose();
+    }
+  });
+
   it('rejects a doubled context and an unknown id with clear errors', async () => {
     expect(() => contextCacheMiddleware({ store, context: 'a', contextId: 'b' })).toThrow(/not both/);
     const unknown = wrapLanguageModel({ model: provider(modelPath), middleware: contextCacheMiddleware({ store, contextId: `ctx_${'f'.repeat(32)}` }) });
