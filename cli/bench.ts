@@ -11,7 +11,8 @@ const DEFAULT_BANDWIDTH_GBS = 22;
 const DEFAULT_PEAK_GFLOPS = 271;
 
 export interface BenchRow {
-  engine: 'presskv' | 'llama.cpp';
+  /** 'presskv' maps the weights; 'presskv --no-mmap' reads them into private memory first (as llama.cpp --no-mmap). */
+  engine: 'presskv' | 'presskv --no-mmap' | 'llama.cpp';
   contextTokens: number;
   threads: number;
   prefillTokensPerSecond: number;
@@ -21,7 +22,7 @@ export interface BenchRow {
 }
 
 const USAGE = `presskv bench --model <file.gguf> [--context 512,2048] [--threads 1,2] [--decode-tokens 32]
-                [--peer llama.cpp|none] [--flash-attention] [--peer-dir <dir>] [--json]`;
+                [--peer llama.cpp|none] [--flash-attention] [--mmap on|off|both] [--peer-dir <dir>] [--json]`;
 
 function listOfInts(value: string, flag: string): number[] {
   const out = value.split(',').map((s) => Number(s.trim()));
@@ -52,6 +53,7 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
       'decode-tokens': { type: 'string', default: '32' },
       peer: { type: 'string', default: 'llama.cpp' },
       'flash-attention': { type: 'boolean', default: false },
+      mmap: { type: 'string', default: 'both' },
       'peer-dir': { type: 'string', default: '.bench/node-llama-cpp' },
       json: { type: 'boolean', default: false },
     },
@@ -68,6 +70,11 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
     io.err(`--peer must be llama.cpp or none\n${USAGE}`);
     return 2;
   }
+  if (!['on', 'off', 'both'].includes(values.mmap!)) {
+    io.err(`--mmap must be on, off or both\n${USAGE}`);
+    return 2;
+  }
+  const mmapModes = values.mmap === 'both' ? [true, false] : [values.mmap === 'on'];
   const modelPath = resolve(values.model);
   let peer: LlamaCppPeer | undefined;
   if (values.peer === 'llama.cpp') peer = await loadLlamaCppPeer(resolve(values['peer-dir']!), io.err);
@@ -75,10 +82,10 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
   const rows: BenchRow[] = [];
   const maxContext = Math.max(...contexts) + decodeTokens + 16;
   for (const threads of threadCounts) {
-    const model = await Model.load(modelPath, { threads, contextLength: maxContext });
-    const { config } = model.info;
-    const weightBytes = model.info.weightBytes;
-    const params = model.info.parameterCount;
+    const models = await Promise.all(mmapModes.map((mmap) => Model.load(modelPath, { threads, contextLength: maxContext, mmap })));
+    const { config } = models[0]!.info;
+    const weightBytes = models[0]!.info.weightBytes;
+    const params = models[0]!.info.parameterCount;
     try {
       for (const contextTokens of contexts) {
         const prompt = promptOf(contextTokens, config.vocab, contextTokens * 31 + 7);
@@ -94,9 +101,11 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
           decodeGBPerSecond: ((weightBytes + kvBytes) * decoded) / (decodeMs / 1000) / 1e9,
           prefillGFlopPerSecond: prefillFlops / (prefillMs / 1000) / 1e9,
         });
-        const ours = await model.generate(prompt, { maxTokens: decodeTokens, temperature: 0, stopTokenIds: [] });
-        rows.push(row('presskv', ours.timings.prefillMs, ours.timings.decodeMs, ours.generatedTokenIds.length));
-        io.err(describe(rows.at(-1)!));
+        for (const [i, model] of models.entries()) {
+          const ours = await model.generate(prompt, { maxTokens: decodeTokens, temperature: 0, stopTokenIds: [] });
+          rows.push(row(mmapModes[i] ? 'presskv' : 'presskv --no-mmap', ours.timings.prefillMs, ours.timings.decodeMs, ours.generatedTokenIds.length));
+          io.err(describe(rows.at(-1)!));
+        }
         if (peer) {
           const theirs = await peer.run(modelPath, { promptTokens: prompt, decodeTokens, threads, flashAttention: values['flash-attention']! });
           rows.push(row('llama.cpp', theirs.prefillMs, theirs.decodeMs, theirs.decodedTokens));
@@ -104,7 +113,7 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
         }
       }
     } finally {
-      model.dispose();
+      for (const model of models) model.dispose();
     }
   }
   const report = {
@@ -121,11 +130,12 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
 }
 
 function ratiosOf(rows: BenchRow[]) {
-  const out: Array<{ contextTokens: number; threads: number; prefill: number; decode: number }> = [];
-  for (const ours of rows.filter((r) => r.engine === 'presskv')) {
+  const out: Array<{ engine: BenchRow['engine']; contextTokens: number; threads: number; prefill: number; decode: number }> = [];
+  for (const ours of rows.filter((r) => r.engine !== 'llama.cpp')) {
     const theirs = rows.find((r) => r.engine === 'llama.cpp' && r.contextTokens === ours.contextTokens && r.threads === ours.threads);
     if (theirs) {
       out.push({
+        engine: ours.engine,
         contextTokens: ours.contextTokens,
         threads: ours.threads,
         prefill: ours.prefillTokensPerSecond / theirs.prefillTokensPerSecond,
@@ -137,7 +147,7 @@ function ratiosOf(rows: BenchRow[]) {
 }
 
 function describe(r: BenchRow): string {
-  return `${r.engine.padEnd(9)} ctx ${String(r.contextTokens).padStart(5)} threads ${r.threads}: prefill ${r.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${r.decodeTokensPerSecond.toFixed(2)} tok/s`;
+  return `${r.engine.padEnd(17)} ctx ${String(r.contextTokens).padStart(5)} threads ${r.threads}: prefill ${r.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${r.decodeTokensPerSecond.toFixed(2)} tok/s`;
 }
 
 function table(rows: BenchRow[], ratios: ReturnType<typeof ratiosOf>): string {
@@ -150,8 +160,10 @@ function table(rows: BenchRow[], ratios: ReturnType<typeof ratiosOf>): string {
       `${r.prefillGFlopPerSecond.toFixed(1)} (${((100 * r.prefillGFlopPerSecond) / DEFAULT_PEAK_GFLOPS).toFixed(0)} %) |`),
   ];
   if (ratios.length) {
-    lines.push('', '| context | threads | prefill presskv/llama.cpp | decode presskv/llama.cpp |', '|---:|---:|---:|---:|');
-    for (const r of ratios) lines.push(`| ${r.contextTokens} | ${r.threads} | ${r.prefill.toFixed(2)}× | ${r.decode.toFixed(2)}× |`);
+    lines.push('', '| presskv weights | context | threads | prefill presskv/llama.cpp | decode presskv/llama.cpp |', '|---|---:|---:|---:|---:|');
+    for (const r of ratios) {
+      lines.push(`| ${r.engine === 'presskv' ? 'mmap' : 'no-mmap'} | ${r.contextTokens} | ${r.threads} | ${r.prefill.toFixed(2)}× | ${r.decode.toFixed(2)}× |`);
+    }
   }
   return lines.join('\n');
 }
