@@ -407,8 +407,11 @@ export class ContextStore {
         // Loaded as saved (the engine checks the payload's shape and checksum).
       } else if (entry.press && typeof prefill === 'function') {
         const done = await prefill.call(session, ids, { press: entry.press, signal });
-        entry.tokensAfter = done.tokensAfter;
         entry.lengths = Array.from(done.lengths);
+        // Tokens kept per (layer, kv-head) on average: comparable with tokensBefore whatever the model's shape.
+        entry.tokensAfter = entry.lengths.length
+          ? Math.round(entry.lengths.reduce((a, b) => a + b, 0) / entry.lengths.length)
+          : done.tokensAfter;
         entry.compressed = true;
       } else {
         // The last token's logits are kept, so a call may also continue straight from the context.
