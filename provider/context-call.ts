@@ -67,8 +67,12 @@ export async function planCall(model: Model, options: LanguageModelV3CallOptions
   const messages = convertPrompt(part).messages;
   if (marked) {
     const store = stores.create(model);
+    const call = prepareCall(model, options);
+    // Not stored at all when this call could not use it (the next call may).
+    const why = unservable(call);
+    if (why) return { call, skipped: { contextId: store.idOf(renderContext(model, messages).tokenIds, press), reason: why } };
     const stored = await cacheContext(store, { messages, press, signal: options.abortSignal });
-    return split(store, prepareCall(model, options), stored.id, messages, stored.created);
+    return split(store, call, stored.id, messages, stored.created);
   }
 
   const store = stores.existing(model);
@@ -78,7 +82,7 @@ export async function planCall(model: Model, options: LanguageModelV3CallOptions
   if (info) return split(store, call, info.id, messages, false);
   // A context stored from token ids (e.g. over HTTP) whose tokens begin this prompt.
   const prefix = store.findPrefix(call.promptTokenIds, press);
-  if (prefix && !call.grammar && call.toolNames.size === 0) {
+  if (prefix && !unservable(call)) {
     return { call, context: { store, contextId: prefix.id, question: call.promptTokenIds.slice(prefix.tokensBefore), created: false } };
   }
   return { call };
@@ -107,8 +111,8 @@ async function storedContextOf(store: ContextStore, tokenIds: number[], press: P
 
 function split(store: ContextStore, call: PreparedCall, contextId: string, messages: ChatMessage[], created: boolean): PlannedCall {
   const skip = (reason: string): PlannedCall => ({ call, skipped: { contextId, reason } });
-  if (call.grammar) return skip('constrained output (JSON or a forced tool call) runs on the model with the whole prompt');
-  if (call.toolNames.size > 0) return skip('calls with tools run on the model with the whole prompt');
+  const why = unservable(call);
+  if (why) return skip(why);
   const context = renderContext(store.model, messages);
   const n = context.tokenIds.length;
   if (n <= call.promptTokenIds.length && context.tokenIds.every((t, i) => call.promptTokenIds[i] === t)) {
@@ -120,6 +124,13 @@ function split(store: ContextStore, call: PreparedCall, contextId: string, messa
   const rest = call.promptText.slice(context.text.length);
   const question = rest ? store.model.tokenizer.encode(rest, { addSpecialTokens: false }) : [];
   return { call, context: { store, contextId, question, created } };
+}
+
+/** Why the store cannot answer this call (it generates free text only), if it cannot. */
+function unservable(call: PreparedCall): string | undefined {
+  if (call.grammar) return 'constrained output (JSON or a forced tool call) runs on the model with the whole prompt';
+  if (call.toolNames.size > 0) return 'calls with tools run on the model with the whole prompt';
+  return undefined;
 }
 
 function contextMessagesOf(info: ContextInfo): ChatMessage[] {

@@ -191,6 +191,19 @@ describe('cacheBreakpoint marks and automatic reuse', () => {
     });
     expect(result.usage.inputTokens).toMatchObject({ cacheRead: 0, cacheWrite: 0 });
     expect(result.providerMetadata!.presskv).toMatchObject({ contextId: expect.stringMatching(/^ctx_/), cacheHit: false, cacheSkipped: expect.stringMatching(/constrained/) });
+    // A marked context first seen by a call that cannot use it is not stored (nothing was written).
+    const fresh = `${notes} Addendum: the lighthouse is closed.`;
+    const skipped = await provider(modelPath).doGenerate({
+      prompt: [
+        { role: 'system', content: fresh, providerOptions: { presskv: { cacheBreakpoint: true } } },
+        { role: 'user', content: [{ type: 'text', text: 'Give JSON.' }] },
+      ],
+      responseFormat: { type: 'json' },
+      maxOutputTokens: 4,
+      temperature: 0,
+    });
+    const id = skipped.providerMetadata!.presskv!.contextId as string;
+    await expect(provider.getContext(id)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
   });
 });
 
