@@ -127,7 +127,9 @@ export function evaluatePressQuality(
       let top1 = 0;
       let kept = 0;
       stories.forEach((story, i) => {
-        const out = evalContextWithPress(model, story.context, spec, story.continuation);
+        // Random is averaged over draws, one seed per story, so one lucky or unlucky draw does not decide its row.
+        const storySpec = name === 'random' && typeof spec === 'object' ? { ...(spec as object), seed: 1 + i } : spec;
+        const out = evalContextWithPress(model, story.context, storySpec as PressSpec, story.continuation);
         const cmp = compareNextTokens(references[i], out.logits!, options.vocab);
         kl += cmp.klDivergence / stories.length;
         top1 += cmp.top1Agreement / stories.length;
