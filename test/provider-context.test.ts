@@ -179,6 +179,25 @@ describe('cacheBreakpoint marks and automatic reuse', () => {
     expect((await provider.listContexts()).length).toBe(before);
   });
 
+  it('a part marked compress: true ends the context too (a conversation prefix with an assistant turn)', async () => {
+    const manual = 'Manual: press the green button twice to start, hold the blue one to stop, never touch the red lever. '.repeat(5);
+    const chat = (question: string, mark: boolean): ModelMessage[] => [
+      { role: 'user', content: [{ type: 'text', text: manual, ...(mark ? { providerOptions: { presskv: { compress: true } } } : {}) }] },
+      { role: 'assistant', content: 'Understood.' },
+      { role: 'user', content: question },
+    ];
+    const ask = { maxOutputTokens: 8, temperature: 0 };
+    const plain = await generateText({ model: reference(modelPath), messages: chat('How do I stop it?', false), ...ask });
+    const first = await generateText({ model: provider(modelPath), messages: chat('How do I start it?', true), ...ask });
+    const n = presskvMeta(first).tokensBefore as number;
+    expect(first.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: n, cacheReadTokens: 0 });
+    const second = await generateText({ model: provider(modelPath), messages: chat('How do I stop it?', true), ...ask });
+    expect(second.text).toBe(plain.text);
+    expect(second.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: 0, cacheReadTokens: n });
+    // The stored context is the first user message alone: the assistant turn after the mark is part of the question.
+    expect(n).toBeLessThan(plain.usage.inputTokens! - 5);
+  });
+
   it('runs JSON output on the whole prompt and says why the context was not used', async () => {
     const result = await provider(modelPath).doGenerate({
       prompt: [
