@@ -4,9 +4,13 @@ import { readFile } from 'node:fs/promises';
 import { Model } from '../engine/model.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import type { ChatMessage } from '../engine/chat-template.js';
-import type { GenerateOptions } from '../engine/types.js';
+import type { GenerateOptions, GenerateResult } from '../engine/types.js';
+import type { PrefillContextResult } from '../engine/session.js';
+import { createPress } from '../engine/presses/registry.js';
+import type { PressSpec } from '../engine/presses/base.js';
 import { buildChatPrompt } from '../provider/chat-prompt.js';
-import { choiceFlag, numberFlag, parseFlags, requireFlag, type CommandIo } from './args.js';
+import { choiceFlag, numberFlag, parseFlags, requireFlag, UsageError, type CommandIo } from './args.js';
+import { pressSpecFromFlags, splitContextTokens } from './press-flags.js';
 
 export const GENERATE_USAGE = `presskv generate --model <path|id> --prompt <text> [options]
 
@@ -25,7 +29,14 @@ export const GENERATE_USAGE = `presskv generate --model <path|id> --prompt <text
   --no-thinking            thinking models: turn thinking off through the template
   --threads <n>            worker threads (default: all cores)
   --context-length <n>     context window (default: the model's)
-  --json                   print one JSON object instead of streaming text`;
+  --press <name>           compress the context's KV cache with a press (kvpress class name such as
+                           SnapKVPress, or its short name such as snapkv; \`presskv presses\` lists them);
+                           the prompt (question) is never compressed
+  --compression-ratio <r>  fraction of the context's KV slots the press removes, 0 ≤ r < 1
+  --press-options <json>   more press options, e.g. '{"windowSize": 32}'; a wrapper's inner press as
+                           '{"press": {"name": "snapkv"}}'
+  --json                   print one JSON object instead of streaming text (with --press, kv gains
+                           tokensBefore, tokensAfter, bytesBefore, bytesAfter and perLayer)`;
 
 export async function runGenerate(argv: string[], io: CommandIo): Promise<number> {
   const u = GENERATE_USAGE;
@@ -48,6 +59,9 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
       threads: { type: 'string' },
       'context-length': { type: 'string' },
       'kv-dtype': { type: 'string' },
+      press: { type: 'string' },
+      'compression-ratio': { type: 'string' },
+      'press-options': { type: 'string' },
       json: { type: 'boolean' },
     },
     u,
@@ -72,7 +86,13 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
   const threads = numberFlag(flags.threads, 'threads', u, { integer: true, min: 1 });
   const contextLength = numberFlag(flags['context-length'], 'context-length', u, { integer: true, min: 1 });
   const kvDtype = choiceFlag(flags['kv-dtype'], 'kv-dtype', ['f16', 'f32'] as const, u);
+  // A bad press (unknown name, ratio out of range, malformed options) fails here, before the model loads.
+  const press = pressSpecFromFlags(
+    { press: flags.press, compressionRatio: numberFlag(flags['compression-ratio'], 'compression-ratio', u), options: flags['press-options'] },
+    u,
+  );
   const context = flags.context === undefined ? undefined : await readContext(flags.context);
+  if (press && (context === undefined || context === '')) throw new UsageError('--press compresses the context: give one with --context', u);
 
   const loadStart = performance.now();
   if (!flags.json) io.err(`loading ${modelId}…`);
@@ -83,13 +103,45 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
   try {
     const promptTokenIds = promptTokens(model, prompt, context, flags.raw === true, flags['no-thinking'] ? false : undefined);
     if (!flags.json) io.err(`loaded in ${Math.round(performance.now() - loadStart)} ms; prompt: ${promptTokenIds.length} tokens`);
-    const result = await model.generate(promptTokenIds, {
+    const generateOptions: GenerateOptions = {
       ...options,
       signal: controller.signal,
       onText: flags.json ? undefined : (delta) => (io.write ?? io.out)(delta),
-    });
+    };
+    let compressed: PrefillContextResult | undefined;
+    let result: GenerateResult;
+    if (press) {
+      const contextOnly = promptTokens(model, '', context, flags.raw === true, flags['no-thinking'] ? false : undefined, true);
+      const { contextIds, questionIds } = splitContextTokens(promptTokenIds, contextOnly);
+      const session = model.createSession();
+      try {
+        compressed = await session.prefillContext(contextIds, { press, signal: controller.signal });
+        if (!flags.json)
+          io.err(
+            `press: context ${contextIds.length} tokens, KV slots ${compressed.tokensBefore} → ${compressed.tokensAfter}, ` +
+              `bytes ${compressed.bytesBefore} → ${compressed.bytesAfter} in ${compressed.prefillMs.toFixed(1)} ms`,
+          );
+        result = await session.generate(questionIds, generateOptions);
+        result = { ...result, promptTokenIds, usage: { ...result.usage, inputTokens: promptTokenIds.length, totalTokens: promptTokenIds.length + result.usage.outputTokens } };
+      } finally {
+        await session.dispose();
+      }
+    } else {
+      result = await model.generate(promptTokenIds, generateOptions);
+    }
     if (flags.json) {
-      io.out(JSON.stringify({ model: model.info.path, ...result }));
+      const kv = compressed
+        ? {
+            ...result.kv,
+            tokensBefore: compressed.tokensBefore,
+            tokensAfter: compressed.tokensAfter,
+            bytesBefore: compressed.bytesBefore,
+            bytesAfter: compressed.bytesAfter,
+            perLayer: compressed.perLayer,
+            prefillMs: compressed.prefillMs,
+          }
+        : result.kv;
+      io.out(JSON.stringify({ model: model.info.path, ...result, kv, ...(press ? { press: compressedPressName(press) } : {}) }));
     } else {
       if (io.write) io.write('\n');
       const t = result.timings;
@@ -112,18 +164,25 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
  * the context/prompt boundary is a token boundary. Otherwise the chat template with the context as the
  * system message (the part of a conversation that a cached, compressed context stands for).
  */
-function promptTokens(model: Model, prompt: string, context: string | undefined, raw: boolean, enableThinking: boolean | undefined): number[] {
+function promptTokens(
+  model: Model,
+  prompt: string,
+  context: string | undefined,
+  raw: boolean,
+  enableThinking: boolean | undefined,
+  contextOnly = false,
+): number[] {
   if (raw || !model.chatTemplate) {
     const { tokenizer } = model;
     const ids = tokenizer.addBos && tokenizer.bosTokenId !== undefined ? [tokenizer.bosTokenId] : [];
     if (context !== undefined && context !== '') ids.push(...tokenizer.encode(context, { addSpecialTokens: false }));
-    ids.push(...tokenizer.encode(prompt, { addSpecialTokens: false }));
+    if (!contextOnly) ids.push(...tokenizer.encode(prompt, { addSpecialTokens: false }));
     if (ids.length === 0) throw new InvalidArgumentError('The prompt is empty');
     return ids;
   }
   const messages: ChatMessage[] = [];
   if (context !== undefined && context !== '') messages.push({ role: 'system', content: context });
-  messages.push({ role: 'user', content: prompt });
+  if (!contextOnly) messages.push({ role: 'user', content: prompt });
   return buildChatPrompt(model, { messages, enableThinking }).tokenIds;
 }
 
@@ -135,4 +194,8 @@ async function readContext(value: string): Promise<string> {
   } catch (err) {
     throw new InvalidArgumentError(`--context ${value}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
+}
+
+function compressedPressName(press: PressSpec): string {
+  return createPress(press).toNativeConfig().name;
 }

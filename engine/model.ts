@@ -110,7 +110,7 @@ export class Model {
     if (options.kv !== undefined && !(options.kv instanceof Uint8Array))
       throw new InvalidArgumentError('createSession({ kv }) needs a Uint8Array from Session.saveKv()');
     const native = callNative(() => this.runtime.createSession({ maxTokens: options.maxTokens ?? this.contextLength }));
-    const session = new Session({ tokens: this.tokenizer, defaultStopTokenIds: this.stopTokenIds }, native);
+    const session = new Session({ tokens: this.tokenizer, defaultStopTokenIds: this.stopTokenIds, modelConfig: this.files.spec.config }, native);
     if (options.kv === undefined) return session;
     const kv = options.kv;
     return (async () => {

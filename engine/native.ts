@@ -81,6 +81,11 @@ export interface NativeSession {
   saveKv(): Promise<Uint8Array>;
   /** Replaces the session's state with a saveKv() payload; the bytes must stay unchanged until it settles. */
   loadKv(bytes: Uint8Array): Promise<void>;
+  /** Layer-major context prefill with a press (native/src/addon/session-press-job.h); needs an empty session. */
+  prefillContext(
+    tokens: Int32Array,
+    press: import('./presses/base.js').NativePressConfig | null,
+  ): Promise<Omit<import('./session.js').PrefillContextResult, 'lengths'>>;
 }
 
 export interface NativeRuntime {

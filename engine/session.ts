@@ -15,6 +15,9 @@ import { runGeneration, parseSampling, type TokenText } from './generate.js';
 import { awaitNative, callNative, type NativeSession } from './native.js';
 import type { GenerateOptions, GenerateResult, KvStats, SamplingOptions } from './types.js';
 import { GenerateStream } from './generate-stream.js';
+import type { ModelConfig } from './model-spec.js';
+import { preparePress } from './presses/prepare.js';
+import type { PressSpec } from './presses/base.js';
 
 export interface SessionOptions {
   /** Context window of this sequence (default: the model's context length, or LoadOptions.contextLength). */
@@ -24,6 +27,32 @@ export interface SessionOptions {
 export interface SessionHost {
   tokens: TokenText;
   defaultStopTokenIds: number[];
+  /** The model's config: what a press is checked against (prefillContext). */
+  modelConfig?: ModelConfig;
+}
+
+export interface PrefillContextOptions {
+  /** The press that compresses the context: a name, `{ name, ...options }` or a Press. None: a plain prefill. */
+  press?: PressSpec;
+  signal?: AbortSignal;
+}
+
+/** What a context prefill kept: KV slots and page bytes before and after the press, per (layer, kv-head). */
+export interface PrefillContextResult {
+  /** Context tokens × layers × kv-heads. */
+  tokensBefore: number;
+  /** Slots kept over every (layer, kv-head). */
+  tokensAfter: number;
+  /** Page bytes the uncompressed context would hold. */
+  bytesBefore: number;
+  /** Page bytes the session holds now. */
+  bytesAfter: number;
+  perLayer: { layer: number; perHead: number[] }[];
+  prefillMs: number;
+  /** Position of the next token: the context length, or the kept length after key re-rotation. */
+  nextPosition: number;
+  /** Slots kept per (layer, kv-head), layer-major (perLayer flattened). */
+  lengths: number[];
 }
 
 function toTokenArray(ids: readonly number[], what: string): Int32Array {
@@ -83,6 +112,35 @@ export class Session {
   /** generate() as an async iterable of {id, text} events; `result` settles with the GenerateResult. */
   stream(promptTokenIds: readonly number[], options: GenerateOptions): GenerateStream {
     return new GenerateStream((opts) => this.generate(promptTokenIds, opts), options);
+  }
+
+  /**
+   * Prefills an empty session with a context, layer-major, the press compressing each layer's cache before
+   * the next layer runs (no press, or compression ratio 0: the plain prefill, bit-identical). The last context
+   * token's logits are kept, so evaluate / generate continue after the compressed context. A bad press config
+   * fails here with a typed error before any work. A press that acts during decoding (DecodingPress, DMS)
+   * keeps acting on this session's later tokens (not on its forks).
+   */
+  async prefillContext(tokenIds: readonly number[], options: PrefillContextOptions = {}): Promise<PrefillContextResult> {
+    this.assertLive();
+    const tokens = toTokenArray(tokenIds, 'tokenIds');
+    if (tokens.length === 0) throw new InvalidArgumentError('prefillContext: the context is empty');
+    let nativePress = null;
+    if (options.press !== undefined) {
+      if (!this.host.modelConfig) throw new InvalidArgumentError('prefillContext with a press needs a session created by Model.createSession');
+      nativePress = (await preparePress(options.press, { model: this.host.modelConfig, contextTokens: tokens.length })).native;
+    }
+    const signal = options.signal;
+    const abort = () => this.native.abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const pending = awaitNative(() => this.native.prefillContext(tokens, nativePress));
+      if (signal?.aborted) abort();
+      const stats = await pending;
+      return { ...stats, lengths: stats.perLayer.flatMap((l) => l.perHead) };
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
   }
 
   /** Keeps the first n tokens of the sequence. */

@@ -10,6 +10,7 @@
 #include "addon/sampler-binding.h"
 #include "addon/session-copy-jobs.h"
 #include "addon/session-jobs.h"
+#include "addon/session-press-job.h"
 #include "core/errors.h"
 
 namespace presskv::addon {
@@ -54,6 +55,7 @@ Napi::Function SessionHandle::define_class(Napi::Env env) {
                          InstanceMethod<&SessionHandle::fork>("fork"),
                          InstanceMethod<&SessionHandle::save_kv>("saveKv"),
                          InstanceMethod<&SessionHandle::load_kv>("loadKv"),
+                         InstanceMethod<&SessionHandle::prefill_context>("prefillContext"),
                          InstanceAccessor<&SessionHandle::max_tokens>("maxTokens"),
                      });
 }
@@ -272,6 +274,40 @@ void register_session(Napi::Env env, Napi::Object exports) {
                 return addon_classes(env).runtime.New({info[0], info.Length() > 1 ? info[1] : env.Undefined()});
               }, "createRuntime"));
   register_sampler(env, exports);
+}
+
+}  // namespace presskv::addon
+
+namespace presskv::addon {
+
+// prefillContext(contextTokens, pressConfig | null) → compression stats (session-press-job.h). The press
+// config is parsed and checked here, on the JS thread, so a bad config fails before the job is queued.
+Napi::Value SessionHandle::prefill_context(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_live(env);
+  auto tokens = read_token_ids(env, info[0], "contextTokens");
+  check_token_ids(env, tokens, "contextTokens");
+  if (tokens.empty()) throw_invalid(env, "prefillContext: the context is empty");
+  std::shared_ptr<press::PressPipeline> pipeline;
+  bool rerotates = false;
+  if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) {
+    try {
+      const ModelConfig& mc = runtime_->model->config();
+      press::PressConfig config = parse_worker_press_config(env, info[1]);
+      rerotates = config.name == "KeyRerotationPress" || (config.name == "FinchPress" && config.flag("rerotateKeys", true));
+      pipeline = std::make_shared<press::PressPipeline>(press::create_press(config, &mc), mc);
+      pipeline->validate(int32_t(tokens.size()));
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (...) {
+      throw_as_js(env, std::current_exception());
+    }
+  }
+  auto reply = std::make_unique<JsReply>(env);
+  Napi::Promise promise = reply->promise();
+  runtime_->scheduler->submit(std::make_shared<PrefillContextJob>(runtime_.get(), state_, std::move(reply),
+                                                                  std::move(tokens), std::move(pipeline), rerotates));
+  return promise;
 }
 
 }  // namespace presskv::addon

@@ -34,6 +34,7 @@ class SessionHandle : public Napi::ObjectWrap<SessionHandle> {
   Napi::Value fork(const Napi::CallbackInfo& info);
   Napi::Value save_kv(const Napi::CallbackInfo& info);
   Napi::Value load_kv(const Napi::CallbackInfo& info);
+  Napi::Value prefill_context(const Napi::CallbackInfo& info);
   Napi::Value max_tokens(const Napi::CallbackInfo& info);
 
   void require_live(Napi::Env env) const;

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "core/errors.h"
+#include "model/weights.h"
+#include "press/forward-hook.h"
 
 namespace presskv::addon {
 namespace {
@@ -85,6 +87,12 @@ void SessionJob::eval(const int32_t* tokens, int32_t n, LogitsMode mode, std::ve
   options.logits = mode;
   options.chunk_size = runtime_->options.prefill_chunk;
   options.abort = &aborted;
+  std::unique_ptr<press::ForwardPressHook> decoding_hook;
+  if (state_->decoding_press) {
+    decoding_hook = std::make_unique<press::ForwardPressHook>(*state_->decoding_press, loaded(*runtime_->model),
+                                                              *runtime_->pool, false, n);
+    options.press_hook = decoding_hook.get();
+  }
   runtime_->forward->eval(*state_->cache, tokens, n, options, out);
   state_->history.insert(state_->history.end(), tokens, tokens + n);
 }
@@ -290,6 +298,7 @@ bool TruncateJob::step() {
   const int64_t in_cache = int64_t(s.history.size());
   if (n_ == 0) {
     s.cache->clear();
+    s.decoding_press.reset();
     s.history.clear();
     s.pending.clear();
     s.last_logits.clear();
@@ -315,6 +324,7 @@ DisposeJob::DisposeJob(RuntimeCore* runtime, std::shared_ptr<SessionState> state
 
 bool DisposeJob::step() {
   state_->cache.reset();
+  state_->decoding_press.reset();
   state_->history.clear();
   state_->history.shrink_to_fit();
   state_->pending.clear();

@@ -8,6 +8,10 @@
 
 #include "kv/kv-cache.h"
 
+namespace presskv::press {
+class PressPipeline;
+}
+
 namespace presskv::addon {
 
 struct SessionState {
@@ -17,6 +21,9 @@ struct SessionState {
   // token after a truncation point); the next job evaluates them first.
   std::vector<int32_t> pending;
   std::vector<float> last_logits;  // logits after history.back(); empty when pending is not
+  // The press of prefillContext when it acts during decoding (DecodingPress, DMS decoding, ...): every
+  // later eval of this sequence runs it. Not inherited by forks (its state belongs to one sequence).
+  std::shared_ptr<press::PressPipeline> decoding_press;
 
   std::atomic<int64_t> published_tokens{0};
   // Pages only this sequence holds, and pages it shares with forks (counted once in the pool's total).

@@ -1,0 +1,248 @@
+#include "addon/session-press-job.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "addon/press-config-js.h"
+#include "core/errors.h"
+#include "kv/paged-kv-cache.h"
+#include "model/weights.h"
+#include "press/forward-hook.h"
+
+namespace presskv::addon {
+namespace {
+
+[[noreturn]] void bad(const std::string& message) { throw EngineError(ErrorCode::InvalidArgument, message); }
+
+template <typename T, typename Array>
+Array typed_copy(Napi::Env env, const T* data, size_t count) {
+  Array a = Array::New(env, count);
+  if (count) std::memcpy(a.Data(), data, count * sizeof(T));
+  return a;
+}
+
+// CustomScorerPress's score(layer) for a press running on the worker thread: each call is handed to the
+// JS thread and the worker waits for the scores.
+class WorkerJsScorer : public press::ExternalScorer {
+ public:
+  WorkerJsScorer(Napi::Env env, Napi::Function fn) {
+    tsfn_ = Napi::ThreadSafeFunction::New(env, fn, "presskv custom scorer", 0, 1);
+    tsfn_.Unref(env);  // an idle scorer must not keep the process alive
+  }
+  ~WorkerJsScorer() override { tsfn_.Release(); }
+
+  void score(const press::LayerView& v, const std::vector<float>& window_queries, int32_t window,
+             std::vector<float>& scores) override {
+    Call call{&v, &window_queries, window};
+    const napi_status status = tsfn_.BlockingCall(&call, [](Napi::Env env, Napi::Function fn, Call* c) {
+      try {
+        if (static_cast<napi_env>(env) == nullptr) throw EngineError(ErrorCode::Aborted, "the JS environment is shutting down");
+        c->run(env, fn);
+      } catch (const Napi::Error& e) {
+        c->error = "CustomScorerPress: score() threw: " + e.Message();
+      } catch (const std::exception& e) {
+        c->error = e.what();
+      }
+      std::lock_guard<std::mutex> lock(c->mutex);
+      c->done = true;
+      c->cv.notify_one();
+    });
+    if (status != napi_ok) throw EngineError(ErrorCode::Internal, "CustomScorerPress: the JS thread is gone");
+    std::unique_lock<std::mutex> lock(call.mutex);
+    call.cv.wait(lock, [&] { return call.done; });
+    if (!call.error.empty()) bad(call.error);
+    scores = std::move(call.out);
+  }
+
+ private:
+  struct Call {
+    const press::LayerView* v;
+    const std::vector<float>* window_queries;
+    int32_t window;
+    std::vector<float> out;
+    std::string error;
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool done = false;
+
+    void run(Napi::Env env, Napi::Function fn) {
+      const press::LayerView& l = *v;
+      Napi::Object layer = Napi::Object::New(env);
+      layer.Set("layer", l.layer);
+      layer.Set("nLayers", l.n_layers);
+      layer.Set("n", l.n);
+      layer.Set("q", l.q);
+      layer.Set("nHeads", l.n_heads);
+      layer.Set("nKvHeads", l.n_kv_heads);
+      layer.Set("headDim", l.head_dim);
+      layer.Set("hiddenSize", l.hidden_size);
+      const size_t kv = (size_t)l.n_kv_heads * l.n * l.head_dim;
+      layer.Set("hiddenStates", typed_copy<float, Napi::Float32Array>(env, l.hidden, (size_t)l.q * l.hidden_size));
+      layer.Set("keys", typed_copy<float, Napi::Float32Array>(env, l.keys, kv));
+      layer.Set("values", typed_copy<float, Napi::Float32Array>(env, l.values, kv));
+      layer.Set("positions", typed_copy<int32_t, Napi::Int32Array>(env, l.positions, (size_t)l.n_kv_heads * l.n));
+      layer.Set("windowSize", window);
+      layer.Set("windowQueries",
+                typed_copy<float, Napi::Float32Array>(env, window_queries->data(), window_queries->size()));
+      Napi::Value result = fn.Call({layer});
+      if (result.IsTypedArray() && result.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+        Napi::Float32Array a = result.As<Napi::Float32Array>();
+        out.assign(a.Data(), a.Data() + a.ElementLength());
+      } else if (result.IsTypedArray() && result.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
+        Napi::Float64Array a = result.As<Napi::Float64Array>();
+        out.assign(a.Data(), a.Data() + a.ElementLength());
+      } else if (result.IsArray()) {
+        Napi::Array a = result.As<Napi::Array>();
+        for (uint32_t i = 0; i < a.Length(); ++i) {
+          Napi::Value x = a.Get(i);
+          if (!x.IsNumber()) bad("CustomScorerPress: score() must return numbers");
+          out.push_back(x.As<Napi::Number>().FloatValue());
+        }
+      } else {
+        bad("CustomScorerPress: score() must return a Float32Array, Float64Array or number[]");
+      }
+      for (float x : out)
+        if (std::isnan(x)) bad("CustomScorerPress: score() returned NaN");
+    }
+  };
+
+  Napi::ThreadSafeFunction tsfn_;
+};
+
+// The JS configs of `config`'s children, in the order parse_press_config appends them
+// (options.press, press, presses[]).
+std::vector<Napi::Value> child_values(const Napi::Object& obj) {
+  std::vector<Napi::Value> out;
+  Napi::Value options = obj.Get("options");
+  if (options.IsObject() && !options.IsArray()) {
+    Napi::Value inner = options.As<Napi::Object>().Get("press");
+    if (inner.IsObject() && !inner.IsArray()) out.push_back(inner);
+  }
+  Napi::Value inner = obj.Get("press");
+  if (!inner.IsUndefined() && !inner.IsNull()) out.push_back(inner);
+  Napi::Value list = obj.Get("presses");
+  if (list.IsArray()) {
+    Napi::Array arr = list.As<Napi::Array>();
+    for (uint32_t j = 0; j < arr.Length(); ++j) out.push_back(arr.Get(j));
+  }
+  return out;
+}
+
+void use_worker_scorers(Napi::Env env, const Napi::Value& value, press::PressConfig& config) {
+  if (!value.IsObject()) return;
+  Napi::Object obj = value.As<Napi::Object>();
+  Napi::Value score = obj.Get("score");
+  if (config.external_scorer && score.IsFunction())
+    config.external_scorer = std::make_shared<WorkerJsScorer>(env, score.As<Napi::Function>());
+  const std::vector<Napi::Value> children = child_values(obj);
+  if (children.size() != config.children.size()) return;
+  for (size_t i = 0; i < children.size(); ++i) use_worker_scorers(env, children[i], config.children[i]);
+}
+
+bool any_js_scorer_left(const press::PressConfig& config) {
+  if (config.external_scorer && !std::dynamic_pointer_cast<WorkerJsScorer>(config.external_scorer)) return true;
+  for (const auto& child : config.children)
+    if (any_js_scorer_left(child)) return true;
+  return false;
+}
+
+}  // namespace
+
+press::PressConfig parse_worker_press_config(Napi::Env env, Napi::Value value) {
+  press::PressConfig config = parse_press_config(value);
+  use_worker_scorers(env, value, config);
+  // A scorer bound to the JS thread would be called from the worker: refuse rather than crash.
+  if (any_js_scorer_left(config)) bad("CustomScorerPress: could not bind score() for the worker thread");
+  return config;
+}
+
+PrefillContextJob::PrefillContextJob(RuntimeCore* runtime, std::shared_ptr<SessionState> state,
+                                     std::unique_ptr<JsReply> reply, std::vector<int32_t> tokens,
+                                     std::shared_ptr<press::PressPipeline> pipeline, bool rerotates)
+    : SessionJob(runtime, std::move(state), std::move(reply)),
+      tokens_(std::move(tokens)),
+      pipeline_(std::move(pipeline)),
+      rerotates_(rerotates) {}
+
+bool PrefillContextJob::step() {
+  const auto t0 = std::chrono::steady_clock::now();
+  begin();
+  if (state_->logical_tokens() != 0)
+    bad("prefillContext needs an empty session (it holds " + std::to_string(state_->logical_tokens()) +
+        " tokens): a press compresses the context from its first token");
+  if (tokens_.empty()) bad("prefillContext: the context is empty");
+  require_room(tokens_.size());
+  check_aborted();
+  if (!runtime_->forward) bad("the runtime has been disposed");
+  const ModelConfig& mc = runtime_->model->config();
+  const int32_t n = int32_t(tokens_.size());
+  if (pipeline_) pipeline_->validate(n);
+
+  EvalOptions options;
+  options.logits = LogitsMode::Last;
+  options.chunk_size = runtime_->options.prefill_chunk;
+  options.abort = &aborted;
+  std::unique_ptr<press::ForwardPressHook> hook;
+  if (pipeline_) {
+    hook = std::make_unique<press::ForwardPressHook>(*pipeline_, loaded(*runtime_->model), *runtime_->pool, true, n);
+    options.press_hook = hook.get();
+  }
+  std::vector<float> logits;
+  runtime_->forward->eval(*state_->cache, tokens_.data(), n, options, logits);
+  if (hook && hook->layers_seen() == 0)
+    throw EngineError(ErrorCode::Internal,
+                      "the forward pass does not run presses yet: model/forward.cc must call EvalOptions.press_hook");
+  state_->history = tokens_;
+  state_->last_logits = std::move(logits);
+
+  KvCache& cache = *state_->cache;
+  if (rerotates_) {
+    // Re-rotated keys sit at positions 0..kept−1: the next token follows the longest head.
+    int32_t longest = 0;
+    for (int32_t l = 0; l < mc.n_layers; ++l)
+      for (int32_t h = 0; h < mc.n_kv_heads; ++h) longest = std::max(longest, cache.length(l, h));
+    cache.truncate(longest);
+  }
+  if (pipeline_ && pipeline_->acts_during_decoding()) state_->decoding_press = pipeline_;
+
+  PagedKvCache& pc = paged(cache);
+  const int64_t pages_per_head = (int64_t(n) + pc.page_tokens() - 1) / pc.page_tokens();
+  const double bytes_before = double(mc.n_layers) * mc.n_kv_heads * pages_per_head * pc.page_bytes();
+  const double bytes_after = double(cache.bytes());
+  std::vector<std::vector<int32_t>> per_layer(mc.n_layers, std::vector<int32_t>(mc.n_kv_heads));
+  double tokens_after = 0;
+  for (int32_t l = 0; l < mc.n_layers; ++l)
+    for (int32_t h = 0; h < mc.n_kv_heads; ++h) tokens_after += per_layer[l][h] = cache.length(l, h);
+  const double tokens_before = double(n) * mc.n_layers * mc.n_kv_heads;
+  const double next_position = cache.next_position();
+  state_->publish();
+  const double prefill_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  reply_->resolve([=](Napi::Env env) {
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array layers = Napi::Array::New(env, per_layer.size());
+    for (size_t l = 0; l < per_layer.size(); ++l) {
+      Napi::Object entry = Napi::Object::New(env);
+      Napi::Array heads = Napi::Array::New(env, per_layer[l].size());
+      for (size_t h = 0; h < per_layer[l].size(); ++h) heads.Set(uint32_t(h), Napi::Number::New(env, per_layer[l][h]));
+      entry.Set("layer", Napi::Number::New(env, double(l)));
+      entry.Set("perHead", heads);
+      layers.Set(uint32_t(l), entry);
+    }
+    out.Set("tokensBefore", Napi::Number::New(env, tokens_before));
+    out.Set("tokensAfter", Napi::Number::New(env, tokens_after));
+    out.Set("bytesBefore", Napi::Number::New(env, bytes_before));
+    out.Set("bytesAfter", Napi::Number::New(env, bytes_after));
+    out.Set("perLayer", layers);
+    out.Set("prefillMs", Napi::Number::New(env, prefill_ms));
+    out.Set("nextPosition", Napi::Number::New(env, next_position));
+    return out;
+  });
+  return true;
+}
+
+}  // namespace presskv::addon
