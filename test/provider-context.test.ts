@@ -80,6 +80,11 @@ describe('provider.cacheContext and providerOptions.presskv.contextId', () => {
       message: expect.stringContaining(stored.id),
     });
     await expect(generateText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: 'not-an-id' } } })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    const errors: unknown[] = [];
+    const stream = streamText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: stored.id } }, onError: ({ error }) => void errors.push(error) });
+    for await (const _ of stream.textStream) expect.unreachable('no text from an unknown context');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining(stored.id) });
     await expect(generateText({ model: provider(modelPath), ...ask, providerOptions: { presskv: { contextId: 42 } } })).rejects.toThrow(/contextId/);
 
     const shortLived = await provider.cacheContext({ model: modelPath, context: 'Expires soon: the gate code is 4411.', ttl: 1 });
