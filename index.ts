@@ -28,5 +28,8 @@ export type { ContextStoreOptions, ContextInfo, CreateContextInput, CreateContex
 export { CorruptContextFileError, ContextFileMismatchError } from './engine/context-file.js';
 export { contextCacheMiddleware, type ContextCacheMiddlewareOptions } from './middleware/context-cache-middleware.js';
 export { cacheContext, type CacheContextOptions, type CachedContext } from './middleware/cache-context.js';
+// Presses on the AI SDK path: the context part of each prompt compressed once, the question never.
+export { pressMiddleware, type PressMiddlewareOptions } from './middleware/press-middleware.js';
+export { PressContextStore } from './middleware/press-context-store.js';
 export { createPressKVApp, type PressKVAppOptions } from './server/app.js';
 export { startServer, type ServeOptions, type RunningServer } from './server/serve.js';
