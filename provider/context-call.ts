@@ -1,8 +1,9 @@
 // A call answered from a stored (possibly compressed) context instead of prefilling its whole prompt.
 // Which context: `providerOptions.presskv.contextId` (its messages go before the call's prompt, as Gemini's
-// cachedContent does); else a prompt part marked `providerOptions.presskv.cacheBreakpoint` / `compress`
-// (DESIGN.md §5: the prompt up to and including the mark is stored on first sight — a cache write — and
-// read by every later call); else, unmarked, the part before the final user message when a context with
+// cachedContent does); else the prompt's context part (DESIGN.md §5: up to and including the last part marked
+// `providerOptions.presskv.cacheBreakpoint` / `compress`, else everything before the final user message) when
+// it is marked or the call names `providerOptions.presskv.press`: stored — compressed by that press — on first
+// sight (a cache write) and read by every later call; else, unmarked, the part before the final user message when a context with
 // exactly those tokens is already stored — uncompressed, or compressed by any press when the call names none
 // (automatic prefix caching: read only, nothing is written).
 //
@@ -50,8 +51,7 @@ export interface PlannedCall {
 
 export async function planCall(model: Model, options: LanguageModelV3CallOptions, stores: ContextStores | undefined): Promise<PlannedCall> {
   const presskv = parsePresskvOptions(options.providerOptions);
-  // The press option belongs to the press integration; contexts stored by a call are compressed with it when set.
-  const press = (presskv as { press?: PressSpec }).press;
+  const press = presskv.press;
   if (presskv.contextId !== undefined) {
     if (!stores) throw new InvalidArgumentError('providerOptions.presskv.contextId needs a provider made by createPressKV');
     const store = stores.create(model);
@@ -61,11 +61,21 @@ export async function planCall(model: Model, options: LanguageModelV3CallOptions
     return split(store, call, info.id, messages, false);
   }
 
-  const marked = hasCacheMark(options.prompt);
+  // A mark, or a press (which compresses the context once, for every call that shares it), stores the context part.
+  const storing = press !== undefined || hasCacheMark(options.prompt);
   const part = contextPartOf(options.prompt);
-  if (part.length === 0 || !stores) return { call: prepareCall(model, options) };
+  if (part.length === 0 || !stores) {
+    const call = prepareCall(model, options);
+    if (press !== undefined) {
+      call.warnings.push({
+        type: 'other',
+        message: 'providerOptions.presskv.press: the prompt has no context part to compress (mark one with cacheBreakpoint, or put it before the final user message); nothing was compressed',
+      });
+    }
+    return { call };
+  }
   const messages = convertPrompt(part).messages;
-  if (marked) {
+  if (storing) {
     const store = stores.create(model);
     const call = prepareCall(model, options);
     // Not stored at all when this call could not use it (the next call may).

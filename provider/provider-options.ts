@@ -2,6 +2,7 @@
 // error (a typo must not silently do nothing).
 import { InvalidArgumentError } from '@ai-sdk/provider';
 import { z } from 'zod';
+import { pressSpecSchema } from '../engine/presses/prepare.js';
 
 export const presskvProviderOptionsSchema = z
   .object({
@@ -19,6 +20,11 @@ export const presskvProviderOptionsSchema = z
     constrainToolCalls: z.boolean().optional(),
     /** Answer from this stored context (provider.cacheContext, or the server's /v1/contexts); its messages go before the prompt. */
     contextId: z.string().min(1).optional(),
+    /**
+     * Compress the prompt's context part (DESIGN.md §5) with this press — a name, `{ name, compressionRatio, ... }`
+     * or a Press — store it, and reuse it for every call with the same context and press; the question is never compressed.
+     */
+    press: pressSpecSchema.optional(),
   })
   .strict();
 

@@ -100,8 +100,11 @@ describe('provider.cacheContext and providerOptions.presskv.contextId', () => {
     const pressed = await provider.cacheContext({ model: modelPath, context: doc, press: { name: 'knorm', compressionRatio: 0.5 } });
     expect(pressed.id).not.toBe(plainId);
     expect(pressed.press).toEqual({ name: 'KnormPress', compressionRatio: 0.5 });
-    if (pressed.compressed) expect(pressed.tokensAfter).toBeLessThan(pressed.tokensBefore);
-    else expect(pressed.tokensAfter).toBe(pressed.tokensBefore);
+    // The engine applies the press while prefilling: half the slots and (about) half the bytes are gone.
+    const plainBytes = (await provider.getContext(plainId)).bytes;
+    expect(pressed.compressed).toBe(true);
+    expect(pressed.tokensAfter).toBeLessThanOrEqual(Math.ceil(pressed.tokensBefore * 0.5) + 1);
+    expect(pressed.bytes).toBeLessThan(plainBytes * 0.75);
     const answer = await generateText({ model: provider(modelPath), prompt: 'Who feeds the cats?', maxOutputTokens: 6, temperature: 0, providerOptions: { presskv: { contextId: pressed.id } } });
     expect(answer.usage.outputTokens).toBeGreaterThan(0);
     expect(answer.usage.inputTokenDetails.cacheReadTokens).toBe(pressed.tokensBefore);
@@ -113,6 +116,26 @@ describe('provider.cacheContext and providerOptions.presskv.contextId', () => {
     const auto = await generateText({ model: provider(modelPath), system: memo, prompt: 'Is there a ferry on Sunday night?', maxOutputTokens: 6, temperature: 0 });
     expect(presskvMeta(auto)).toMatchObject({ contextId: memoPressed.id, tokensAfter: memoPressed.tokensAfter });
     expect(auto.usage.inputTokenDetails).toMatchObject({ cacheReadTokens: memoPressed.tokensBefore, cacheWriteTokens: 0 });
+  });
+
+  it('providerOptions.presskv.press compresses the context part once; later calls with the same context and press read it', async () => {
+    const log = 'Ship log: day one calm seas, day two fog near the cape, day three a pod of dolphins off the bow. '.repeat(6);
+    const press = { name: 'knorm', compressionRatio: 0.5 };
+    const ask = (prompt: string, p: unknown = press) => ({ system: log, prompt, maxOutputTokens: 6, temperature: 0, maxRetries: 0, providerOptions: { presskv: { press: p } } }) as const;
+    await expect(generateText({ model: provider(modelPath), ...ask('When was the fog?', { name: 'no-such-press' }) })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    const first = await generateText({ model: provider(modelPath), ...ask('When was the fog?') });
+    const meta = presskvMeta(first);
+    const n = meta.tokensBefore as number;
+    expect(n).toBeGreaterThan(100);
+    expect(meta.tokensAfter as number).toBeLessThanOrEqual(Math.ceil(n * 0.5) + 1);
+    expect(first.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: n, cacheReadTokens: 0 });
+    expect(await provider.getContext(meta.contextId as string)).toMatchObject({ compressed: true, press: { name: 'KnormPress', compressionRatio: 0.5 } });
+    const second = await generateText({ model: provider(modelPath), ...ask('What swam by?') });
+    expect(presskvMeta(second).contextId).toBe(meta.contextId);
+    expect(second.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: 0, cacheReadTokens: n });
+    // No context part: nothing to compress, and the call says so.
+    const bare = await generateText({ model: provider(modelPath), prompt: 'Hello', maxOutputTokens: 3, temperature: 0, providerOptions: { presskv: { press } } });
+    expect(bare.warnings?.some((w) => w.type === 'other' && /nothing was compressed/.test(w.message))).toBe(true);
   });
 
   it('persists contexts in contextStore.cacheDir: a new provider answers from the file identically', async () => {
