@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../engine/errors.js';
 import type { Model } from '../engine/model.js';
 import type { PressSpec } from '../engine/presses/base.js';
 import { cacheContext, type CachedContext } from '../middleware/cache-context.js';
+import { PressContextStore } from '../middleware/press-context-store.js';
 import type { ContextStores } from './context-call.js';
 
 export interface CacheContextSettings {
@@ -47,7 +48,9 @@ export class ProviderContexts implements ContextStores {
   create(model: Model): ContextStore {
     let store = this.stores.get(model);
     if (!store) {
-      store = new ContextStore(model, this.options);
+      // Without a cacheDir, contexts compressed by a TypeScript scorer (CustomScorerPress) can be stored too:
+      // keyed by the scorer function's identity, which cannot survive a restart, hence never with a cacheDir.
+      store = this.options.cacheDir === undefined ? new PressContextStore(model, this.options) : new ContextStore(model, this.options);
       this.stores.set(model, store);
     }
     return store;

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { generateText, streamText, wrapLanguageModel, type ModelMessage } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextCacheMiddleware } from '../middleware/context-cache-middleware.js';
+import { CustomScorerPress, type CustomScorerLayer } from '../engine/presses/index.js';
 import { createPressKV, type PressKVProvider } from '../provider/create-presskv.js';
 import { tinyModelPath } from './helpers/tiny-models.js';
 
@@ -133,6 +134,22 @@ describe('provider.cacheContext and providerOptions.presskv.contextId', () => {
     const second = await generateText({ model: provider(modelPath), ...ask('What swam by?') });
     expect(presskvMeta(second).contextId).toBe(meta.contextId);
     expect(second.usage.inputTokenDetails).toMatchObject({ cacheWriteTokens: 0, cacheReadTokens: n });
+    // A TypeScript scorer works too (keyed by the function; the store has no cacheDir): called once per layer, on the first call only.
+    let scored = 0;
+    const score = (layer: CustomScorerLayer) => {
+      scored++;
+      // Keep the most recent tokens of every head: score = position.
+      return Float32Array.from({ length: layer.nKvHeads * layer.n }, (_, i) => layer.positions[i]!);
+    };
+    const scorer = new CustomScorerPress({ compressionRatio: 0.5, score });
+    const viaScorer = await generateText({ model: provider(modelPath), ...ask('When was the fog?', scorer) });
+    const layersScored = scored;
+    expect(layersScored).toBeGreaterThan(0);
+    expect(presskvMeta(viaScorer).tokensAfter as number).toBeLessThanOrEqual(Math.ceil(n * 0.5) + 1);
+    expect(presskvMeta(viaScorer).contextId).not.toBe(meta.contextId);
+    const again = await generateText({ model: provider(modelPath), ...ask('What swam by?', scorer) });
+    expect(again.usage.inputTokenDetails.cacheReadTokens).toBe(n);
+    expect(scored).toBe(layersScored);
     // No context part: nothing to compress, and the call says so.
     const bare = await generateText({ model: provider(modelPath), prompt: 'Hello', maxOutputTokens: 3, temperature: 0, providerOptions: { presskv: { press } } });
     expect(bare.warnings?.some((w) => w.type === 'other' && /nothing was compressed/.test(w.message))).toBe(true);
