@@ -401,21 +401,13 @@ export class ContextStore {
     const abort = () => session.abort();
     signal?.addEventListener('abort', abort, { once: true });
     try {
-      const ids = entry.tokenIds;
-      const prefill = (session as unknown as { prefillContext?: PrefillContext }).prefillContext;
-      if (saved) {
-        // Loaded as saved (the engine checks the payload's shape and checksum).
-      } else if (entry.press && typeof prefill === 'function') {
-        const done = await prefill.call(session, ids, { press: entry.press, signal });
-        entry.lengths = Array.from(done.lengths);
+      if (!saved) {
+        // Layer-major prefill; with a press each layer's cache is compressed before the next layer runs.
+        const done = await session.prefillContext(entry.tokenIds, { press: entry.press, signal });
+        entry.lengths = done.lengths;
         // Tokens kept per (layer, kv-head) on average: comparable with tokensBefore whatever the model's shape.
-        entry.tokensAfter = entry.lengths.length
-          ? Math.round(entry.lengths.reduce((a, b) => a + b, 0) / entry.lengths.length)
-          : done.tokensAfter;
-        entry.compressed = true;
-      } else {
-        // The last token's logits are kept, so a call may also continue straight from the context.
-        await session.evaluate(ids, { logits: 'last' });
+        entry.tokensAfter = done.lengths.length ? Math.round(done.lengths.reduce((a, b) => a + b, 0) / done.lengths.length) : entry.tokenIds.length;
+        entry.compressed = entry.press !== undefined && entry.tokensAfter < entry.tokenIds.length;
       }
       if (signal?.aborted) throw new AbortedError('The context prefill was aborted');
       if (!saved) entry.prefillMs = performance.now() - started;
@@ -473,7 +465,7 @@ export class ContextStore {
       expiresAt: h.expiresAt,
       tokensAfter: h.tokensAfter,
       lengths: h.lengths,
-      compressed: h.lengths !== null,
+      compressed: h.press !== null && h.tokensAfter < h.tokensBefore,
       bytes: 0,
       prefillMs: 0,
       lastUsed: this.now(),
@@ -604,12 +596,6 @@ export class ContextFileIdError extends PressKVError {
     super('ERR_CORRUPT_FILE', message);
   }
 }
-
-/** The engine capability the store uses when present (see the design notes): prefill with a press applied layer by layer. */
-type PrefillContext = (
-  tokenIds: readonly number[],
-  options: { press: Press; signal?: AbortSignal },
-) => Promise<{ tokensAfter: number; lengths: ArrayLike<number> }>;
 
 function checkTokens(tokenIds: readonly number[], model: Model): number[] {
   if (!Array.isArray(tokenIds) || tokenIds.length === 0) throw new InvalidArgumentError('A context needs at least one token id');

@@ -131,7 +131,7 @@ describe('persisted contexts across a store restart', () => {
 
     const second = new ContextStore(llama, { cacheDir: dir });
     try {
-      expect(await second.list()).toEqual([expect.objectContaining({ id: created.id, name: 'kept', resident: false, persisted: true, tokensBefore: 120 })]);
+      expect(await second.list()).toEqual([expect.objectContaining({ id: created.id, name: 'kept', resident: false, persisted: true, tokensBefore: 120, compressed: false })]);
       const after = await second.generate(created.id, [40, 41, 42], greedy);
       expect(after.generatedTokenIds).toEqual(before.generatedTokenIds);
       expect(after.context.cacheHit).toBe(false);

@@ -22,7 +22,7 @@ async function start(modelPath: string, cacheDir: string): Promise<{ server: Run
 }
 
 describe('presskv server restart with --cache-dir', () => {
-  it('answers identically after a restart, and refuses a damaged context file while staying healthy', async () => {
+  it('a compressed context answers identically after a restart, and refuses a damaged context file while staying healthy', async () => {
     const modelPath = await tinyModelPath({ arch: 'qwen3', format: 'gguf' });
     const cacheDir = await mkdtemp(join(tmpdir(), 'presskv-serve-'));
     dirs.push(cacheDir);
@@ -37,17 +37,20 @@ describe('presskv server restart with --cache-dir', () => {
       } as never as OpenAI.ChatCompletionCreateParamsNonStreaming);
 
     let { server, client } = await start(modelPath, cacheDir);
-    const created = await client.post<{ id: string; persisted: boolean; tokens_before: number }>('/contexts', {
-      body: { content: 'The house at the end of the lane had a green door and a red roof. '.repeat(6), ttl_seconds: 3600 },
+    const created = await client.post<{ id: string; persisted: boolean; tokens_before: number; tokens_after: number; compressed: boolean; bytes: number }>('/contexts', {
+      body: { content: 'The house at the end of the lane had a green door and a red roof. '.repeat(6), ttl_seconds: 3600, press: { name: 'snapkv', compression_ratio: 0.5 } },
     });
-    expect(created.persisted).toBe(true);
+    expect(created).toMatchObject({ persisted: true, compressed: true });
+    expect(created.tokens_after).toBeLessThan(created.tokens_before);
     const before = await ask(client, created.id);
     await server.close();
 
     ({ server, client } = await start(modelPath, cacheDir));
     const listed = await client.get<{ data: Array<{ id: string; resident: boolean }> }>('/contexts');
-    expect(listed.data).toEqual([expect.objectContaining({ id: created.id, resident: false })]);
+    expect(listed.data).toEqual([expect.objectContaining({ id: created.id, resident: false, compressed: true, tokens_after: created.tokens_after })]);
     const after = await ask(client, created.id);
+    // Loaded from its saved KV state: the same compressed cache, not a new prefill.
+    expect((await client.get<{ bytes: number; resident: boolean }>(`/contexts/${created.id}`)).bytes).toBe(created.bytes);
     expect(after.choices[0]!.message.content).toBe(before.choices[0]!.message.content);
     expect(after.usage).toEqual(before.usage);
     await server.close();

@@ -191,10 +191,13 @@ describe('presskv server', () => {
     expect(after).toBe(before);
   });
 
-  it('eight concurrent greedy requests on one context answer as the same requests one by one, in one context of KV plus tails', async () => {
-    const created = await client.post<{ id: string; bytes: number }>('/contexts', {
-      body: { content: 'A small village had a baker, a smith and a painter who all loved the river. '.repeat(8) },
+  it('eight concurrent greedy requests on one compressed context answer as the same requests one by one, in one context of KV plus tails', async () => {
+    const created = await client.post<{ id: string; bytes: number; compressed: boolean; tokens_before: number; tokens_after: number }>('/contexts', {
+      body: { content: 'A small village had a baker, a smith and a painter who all loved the river. '.repeat(8), press: { name: 'snapkv', compression_ratio: 0.5 } },
     });
+    // Really compressed: about half of each head's slots kept.
+    expect(created.compressed).toBe(true);
+    expect(created.tokens_after).toBeLessThanOrEqual(Math.ceil(created.tokens_before / 2) + 1);
     const questions = Array.from({ length: 8 }, (_, i) => `Question ${i + 1}: who loved the river most?${' Why?'.repeat(i)}`);
     const ask = (q: string) =>
       client.chat.completions.create({ model: modelName, messages: [{ role: 'user', content: q }], max_tokens: 16, temperature: 0, context_id: created.id } as never as OpenAI.ChatCompletionCreateParamsNonStreaming);
