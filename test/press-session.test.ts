@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Model } from '../engine/index.js';
+import { CustomScorerPress, InvalidArgumentError, KeyRerotationPress, Model } from '../index.js';
 import { tinyModelPath } from './helpers/tiny-models.js';
 
 const storiesPath = fileURLToPath(new URL('../../shared/models/stories260K.gguf', import.meta.url));
@@ -104,6 +104,41 @@ describe.skipIf(!haveStories)('Session.prefillContext on stories260K', () => {
     const pageBytes = stats.bytesBefore / (nLayers * nKvHeads * Math.ceil(context.length / 64));
     expect(Math.ceil((context.length + question.length + 15) / 64)).toBeGreaterThan(1);
     expect(s.kvStats().bytes).toBe(nLayers * nKvHeads * pageBytes);
+    await s.dispose();
+  });
+
+  it('a TypeScript scorer runs on the worker: keeping the first half, re-rotated, equals the plain prefill of that half', async () => {
+    let calls = 0;
+    const keepFirst = new CustomScorerPress({
+      compressionRatio: 0.5,
+      windowSize: 4,
+      label: 'keep-first',
+      score: (layer) => {
+        calls++;
+        const scores = new Float32Array(layer.nKvHeads * layer.n);
+        for (let i = 0; i < scores.length; i++) scores[i] = -layer.positions[i]!;
+        return scores;
+      },
+    });
+    const s = model.createSession();
+    const stats = await s.prefillContext(context, { press: new KeyRerotationPress({ press: keepFirst }) });
+    const kept = context.length - Math.floor(context.length * 0.5);
+    expect(calls).toBe(model.info.config.nLayers);
+    expect(stats.nextPosition).toBe(kept);
+    const plain = model.createSession();
+    await plain.evaluate(context.slice(0, kept), { logits: 'none' });
+    const expected = (await plain.generate(question, greedy)).generatedTokenIds;
+    expect((await s.generate(question, greedy)).generatedTokenIds).toEqual(expected);
+    await plain.dispose();
+    await s.dispose();
+  });
+
+  it('a TypeScript scorer that returns the wrong number of scores is a typed error; the session stays usable', async () => {
+    const s = model.createSession();
+    const broken = new CustomScorerPress({ compressionRatio: 0.5, label: 'broken', score: () => new Float32Array(3) });
+    await expect(s.prefillContext(context, { press: broken })).rejects.toThrow(/broken: score\(\) returned 3 scores/);
+    expect(s.kvStats().tokens).toBe(0);
+    expect((await s.prefillContext(context)).tokensAfter).toBe(context.length * model.info.config.nLayers * model.info.config.nKvHeads);
     await s.dispose();
   });
 
