@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CustomScorerPress, InvalidArgumentError, KeyRerotationPress, Model } from '../index.js';
+import { CustomScorerPress, InvalidArgumentError, KeyRerotationPress, Model, type CustomScorerLayer } from '../index.js';
 import { tinyModelPath } from './helpers/tiny-models.js';
 
 const storiesPath = fileURLToPath(new URL('../../shared/models/stories260K.gguf', import.meta.url));
@@ -113,7 +113,7 @@ describe.skipIf(!haveStories)('Session.prefillContext on stories260K', () => {
       compressionRatio: 0.5,
       windowSize: 4,
       label: 'keep-first',
-      score: (layer) => {
+      score: (layer: CustomScorerLayer) => {
         calls++;
         const scores = new Float32Array(layer.nKvHeads * layer.n);
         for (let i = 0; i < scores.length; i++) scores[i] = -layer.positions[i]!;
