@@ -113,7 +113,14 @@ async function storedContextOf(store: ContextStore, tokenIds: number[], press: P
   const presses = new Map<string, PressSpec>();
   for (const c of await store.list()) if (c.press) presses.set(JSON.stringify(c.press), c.press as PressSpec);
   for (const spec of presses.values()) {
-    const found = await lookup(spec);
+    // A config that cannot make a press again (a TypeScript scorer's, keyed by its function) is only found by that press.
+    let id: string;
+    try {
+      id = store.idOf(tokenIds, spec);
+    } catch {
+      continue;
+    }
+    const found = await store.get(id).catch(() => undefined);
     if (found) return found;
   }
   return undefined;
