@@ -122,7 +122,7 @@ describe('provider.cacheContext and providerOptions.presskv.contextId', () => {
   it('providerOptions.presskv.press compresses the context part once; later calls with the same context and press read it', async () => {
     const log = 'Ship log: day one calm seas, day two fog near the cape, day three a pod of dolphins off the bow. '.repeat(6);
     const press = { name: 'knorm', compressionRatio: 0.5 };
-    const ask = (prompt: string, p: unknown = press) => ({ system: log, prompt, maxOutputTokens: 6, temperature: 0, maxRetries: 0, providerOptions: { presskv: { press: p } } }) as const;
+    const ask = (prompt: string, p: unknown = press) => ({ system: log, prompt, maxOutputTokens: 6, temperature: 0, maxRetries: 0, providerOptions: { presskv: { press: p as never } } }) as const;
     await expect(generateText({ model: provider(modelPath), ...ask('When was the fog?', { name: 'no-such-press' }) })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
     const first = await generateText({ model: provider(modelPath), ...ask('When was the fog?') });
     const meta = presskvMeta(first);
