@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   presses: { summary: 'list the KV-cache presses and their options', load: async () => (await import('./presses.js')).runPressesCommand },
   serve: { summary: 'serve a model over HTTP (OpenAI-compatible, with /v1/contexts)', load: async () => (await import('./serve.js')).runServe },
   'bench-context': { summary: 'time to first token: stored context vs re-prefill', load: async () => (await import('./bench-context.js')).runBenchContext },
+  calibrate: { summary: 'compute a press artefact (query stats, Q-filters, Duo head scores) from text', load: async () => (await import('./calibrate.js')).runCalibrate },
 };
 
 export const USAGE = `presskv <command> [options]   (presskv <command> --help for its options)

@@ -67,6 +67,8 @@ export class ReferenceForward {
   private readonly layers: LayerWeights[];
   /** Angle per unit position for each rotated pair. */
   private readonly inverseFrequencies: Float64Array;
+  /** Sees each layer's query rows before RoPE (after bias and q-norm), [nHeads·headDim], as step() computes them. */
+  preRopeQueryObserver?: (layer: number, position: number, queries: Float64Array) => void;
 
   constructor(spec: ModelSpec) {
     const c = spec.config;
@@ -166,6 +168,7 @@ export class ReferenceForward {
         this.headNorm(q, nHeads, w.qNorm);
         this.headNorm(k, nKvHeads, w.kNorm);
       }
+      this.preRopeQueryObserver?.(l, pos, q.slice());
       this.rope(q, nHeads, pos);
       this.rope(k, nKvHeads, pos);
       state.keys[l].push(k);

@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   presskv::addon::register_model(env, exports);
   presskv::addon::register_session(env, exports);
   presskv::addon::register_press(env, exports);
+  presskv::addon::register_calibrate(env, exports);
   return exports;
 }
 }  // namespace

@@ -6,4 +6,5 @@ void register_system(Napi::Env env, Napi::Object exports);   // system-info.cc: 
 void register_model(Napi::Env env, Napi::Object exports);    // model-handle.cc: loadModel → Model handle
 void register_session(Napi::Env env, Napi::Object exports);  // session-handle.cc: sequences, eval, generate
 void register_press(Napi::Env env, Napi::Object exports);    // press-handle.cc: scorePressLayer, pressNames
+void register_calibrate(Napi::Env env, Napi::Object exports);  // calibrate-handle.cc: calibrate (presskv calibrate)
 }  // namespace presskv::addon
