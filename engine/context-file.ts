@@ -48,6 +48,8 @@ export interface ContextFileHeader extends ContextIdentity {
   tokensAfter: number;
   /** Kept slots per (layer, kv-head), layer-major; null when the engine does not report them. */
   lengths: number[] | null;
+  /** KV bytes the context would hold uncompressed. */
+  bytesBefore?: number | null;
   payloadKind: ContextPayloadKind;
   /** Token ids of the context (always stored: they are the key and the rebuild recipe). */
   tokenCount: number;

@@ -69,6 +69,8 @@ export interface ContextInfo {
   tokensAfter: number;
   /** KV bytes the context holds. */
   bytes: number;
+  /** KV bytes the context would hold uncompressed (null when unknown, e.g. a file from before this field). */
+  bytesBefore: number | null;
   /** Whether a press really compressed the cache (false: no press, or the engine cannot apply presses yet). */
   compressed: boolean;
   press: Record<string, unknown> | null;
@@ -95,6 +97,7 @@ export interface ContextUse {
   tokensBefore: number;
   tokensAfter: number;
   bytes: number;
+  bytesBefore: number | null;
   /** False when the context had to be rebuilt first (after eviction or a restart). */
   cacheHit: boolean;
   /** Prefill time of this call (question only, plus the rebuild on a miss), ms. */
@@ -118,6 +121,7 @@ interface Entry {
   lengths: number[] | null;
   compressed: boolean;
   bytes: number;
+  bytesBefore: number | null;
   prefillMs: number;
   session?: Session;
   lastUsed: number;
@@ -310,6 +314,7 @@ export class ContextStore {
           tokensBefore: n,
           tokensAfter: entry.tokensAfter,
           bytes: entry.bytes,
+          bytesBefore: entry.bytesBefore,
           cacheHit,
           prefillMs: result.timings.prefillMs + rebuildMs,
         },
@@ -369,6 +374,7 @@ export class ContextStore {
       lengths: null,
       compressed: false,
       bytes: 0,
+      bytesBefore: null,
       prefillMs: 0,
       lastUsed: this.now(),
       users: 1,
@@ -405,6 +411,7 @@ export class ContextStore {
         // Layer-major prefill; with a press each layer's cache is compressed before the next layer runs.
         const done = await session.prefillContext(entry.tokenIds, { press: entry.press, signal });
         entry.lengths = done.lengths;
+        entry.bytesBefore = done.bytesBefore;
         // Tokens kept per (layer, kv-head) on average: comparable with tokensBefore whatever the model's shape.
         entry.tokensAfter = done.lengths.length ? Math.round(done.lengths.reduce((a, b) => a + b, 0) / done.lengths.length) : entry.tokenIds.length;
         entry.compressed = entry.press !== undefined && entry.tokensAfter < entry.tokenIds.length;
@@ -467,6 +474,7 @@ export class ContextStore {
       lengths: h.lengths,
       compressed: h.press !== null && h.tokensAfter < h.tokensBefore,
       bytes: 0,
+      bytesBefore: h.bytesBefore ?? null,
       prefillMs: 0,
       lastUsed: this.now(),
       users: 0,
@@ -507,6 +515,7 @@ export class ContextStore {
       tokensBefore: entry.tokenIds.length,
       tokensAfter: entry.tokensAfter,
       lengths: entry.lengths,
+      bytesBefore: entry.bytesBefore,
       payloadKind: kv ? 'kv' : 'tokens',
       tokenCount: entry.tokenIds.length,
       meta: entry.meta,
@@ -574,6 +583,7 @@ export class ContextStore {
       tokensBefore: e.tokenIds.length,
       tokensAfter: e.tokensAfter,
       bytes: e.bytes,
+      bytesBefore: e.bytesBefore,
       compressed: e.compressed,
       press: e.pressConfig,
       createdAt: e.createdAt,

@@ -252,6 +252,7 @@ function metadataOf(result: ContextGenerateResult, ctx: CachedContext) {
     tokensBefore: result.context.tokensBefore,
     tokensAfter: result.context.tokensAfter,
     bytes: result.context.bytes,
+    bytesBefore: result.context.bytesBefore,
     cacheHit: result.context.cacheHit,
     prefillMs: result.context.prefillMs,
     compressed: ctx.compressed,

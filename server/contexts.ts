@@ -63,6 +63,7 @@ export function contextObject(info: ContextInfo) {
     tokens_before: info.tokensBefore,
     tokens_after: info.tokensAfter,
     bytes: info.bytes,
+    bytes_before: info.bytesBefore,
     compressed: info.compressed,
     press: info.press,
     created_at: Math.floor(info.createdAt / 1000),

@@ -45,8 +45,9 @@ describe('ContextStore', () => {
       expect(withPress.id).not.toBe(a.id);
       expect(withPress.press).toEqual({ name: 'KnormPress', compressionRatio: 0.5 });
       // Until the engine applies presses during a context prefill, nothing is claimed: the cache stays whole.
-      if (!withPress.compressed) expect(withPress.tokensAfter).toBe(90);
-      else expect(withPress.tokensAfter).toBeLessThan(90);
+      expect(withPress).toMatchObject({ compressed: true, tokensAfter: 45 });
+      expect(withPress.bytes).toBeLessThan(withPress.bytesBefore!);
+      expect(a.bytesBefore).toBe(a.bytes);
       expect((await store.create({ tokenIds: tokens(2, 90) })).id).not.toBe(a.id);
       expect(store.idOf(ctx)).toBe(a.id);
       expect((await store.list()).map((c) => c.id).sort()).toEqual([a.id, withPress.id, store.idOf(tokens(2, 90))].sort());
