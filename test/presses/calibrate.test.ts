@@ -15,7 +15,7 @@ import { createPress } from '../../engine/presses/index.js';
 import type { ModelConfig } from '../../engine/model-spec.js';
 import { tinyModelPath } from '../helpers/tiny-models.js';
 import { ReferenceForward } from '../reference/forward.js';
-import { makeTempDir } from './artefact-files.js';
+import { makeTempDir, writeF32Safetensors } from './artefact-files.js';
 
 interface EngineAddon {
   loadModel(spec: unknown, options?: { threads?: number }): NativeModelHandle;
@@ -46,6 +46,23 @@ function readF32(path: string, name: string): { shape: number[]; data: Float32Ar
   const start = 8 + headerLength + t.data_offsets[0];
   const copy = bytes.subarray(start, 8 + headerLength + t.data_offsets[1]);
   return { shape: t.shape, data: new Float32Array(copy.buffer.slice(copy.byteOffset, copy.byteOffset + copy.byteLength)) };
+}
+
+/** Mean over rows of KL(softmax(reference row) ‖ softmax(other row)). */
+function meanKl(reference: Float32Array, other: Float32Array, vocab: number): number {
+  const logSoftmax = (row: Float32Array) => {
+    const max = Math.max(...row);
+    const logZ = Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0)) + max;
+    return Array.from(row, (x) => x - logZ);
+  };
+  const rows = reference.length / vocab;
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const p = logSoftmax(reference.subarray(r * vocab, (r + 1) * vocab));
+    const q = logSoftmax(other.subarray(r * vocab, (r + 1) * vocab));
+    for (let i = 0; i < vocab; i++) total += Math.exp(p[i]) * (p[i] - q[i]);
+  }
+  return total / rows;
 }
 
 /** Top eigenvector of a symmetric d×d matrix by plain power iteration. */
@@ -175,13 +192,17 @@ describe.skipIf(!storiesAvailable)('calibrate on stories260K: the artefacts driv
   let config: ModelConfig;
   let context: Int32Array;
   let text: string;
+  let longerText: string;
+  let storyLength: number;
 
   beforeAll(async () => {
     const files = await readModelFiles(storiesPath);
     config = files.spec.config;
     model = callNative(() => addon!.loadModel(files.spec, { threads: 1 }));
-    const golden = JSON.parse(readFileSync(goldenPath, 'utf8')) as { golden200: { ids: number[]; text: string } };
+    const golden = JSON.parse(readFileSync(goldenPath, 'utf8')) as { golden200: { ids: number[]; text: string }; golden32: { fullText: string } };
     text = golden.golden200.text;
+    longerText = golden.golden32.fullText;
+    storyLength = golden.golden200.ids.length;
     context = Int32Array.from([1, ...golden.golden200.ids, ...golden.golden200.ids]);
   });
   afterAll(() => {
@@ -207,8 +228,8 @@ describe.skipIf(!storiesAvailable)('calibrate on stories260K: the artefacts driv
 
   it('qfilter loads and compresses; every filter is a unit vector', async () => {
     const out = join(tmp.dir, 'qf.safetensors');
-    const report = await calibrate(storiesPath, text, { kind: 'qfilter', out, chunkTokens: 128, threads: 1 });
-    expect(report.chunks).toBeGreaterThanOrEqual(2);
+    const report = await calibrate(storiesPath, `${text} ${longerText}`, { kind: 'qfilter', out, chunkTokens: 256, threads: 1 });
+    expect(report.chunks).toBe(Math.ceil(report.tokens / 255)); // BOS + 255 text tokens per chunk
     const f = readF32(out, 'q_filters');
     expect(f.shape).toEqual([config.nLayers, config.nKvHeads, config.headDim]);
     for (let i = 0; i < config.nLayers * config.nKvHeads; i++) {
@@ -219,6 +240,20 @@ describe.skipIf(!storiesAvailable)('calibrate on stories260K: the artefacts driv
     const r = callNative(() => addon!.pressEvalContext(model, context, press.toNativeConfig(), { continuation: context.subarray(1, 9) }));
     expect(r.tokensAfter).toBeLessThan(r.tokensBefore);
     expect(r.logits!.every(Number.isFinite)).toBe(true);
+
+    // The sign: QFilterPress keeps high −⟨f, K⟩, so the filter must point away from the queries. The negated
+    // filter keeps the keys the queries ignore and must hurt the continuation far more.
+    const negated = join(tmp.dir, 'qf-negated.safetensors');
+    await writeF32Safetensors(negated, { q_filters: { shape: f.shape, data: f.data.map((x) => -x) } });
+    // (One story as context, its first 32 tokens as continuation; measured: KL ≈ 0.01 against ≈ 0.8.)
+    const story = context.subarray(0, storyLength + 1);
+    const continuation = context.subarray(1, 33);
+    const evalWith = (path: string | null) =>
+      callNative(() =>
+        addon!.pressEvalContext(model, story, path ? createPress({ name: 'qfilter', compressionRatio: 0.5, artefactPath: path }).toNativeConfig() : null, { continuation }),
+      ).logits!;
+    const full = evalWith(null);
+    expect(meanKl(full, evalWith(out), config.vocab)).toBeLessThan(meanKl(full, evalWith(negated), config.vocab) / 4);
   });
 
   it('duo-attention JSON loads and makes streaming heads', async () => {
