@@ -2,7 +2,7 @@
 // (test/reference/forward.ts, f64) on a tiny model; Q-filters are the unit principal directions of the
 // group's post-RoPE queries; and on stories260K the written artefacts pass the presses' validators and
 // make ExpectedAttentionStatsPress, QFilterPress and DuoAttentionPress compress a context in the engine.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -212,12 +212,18 @@ describe.skipIf(!storiesAvailable)('calibrate on stories260K: the artefacts driv
 
   it('expected-attention-stats (through the CLI) loads and compresses', async () => {
     const out = join(tmp.dir, 'stats.safetensors');
+    const textFile = join(tmp.dir, 'calibration.txt');
+    writeFileSync(textFile, text);
     const lines: string[] = [];
-    const code = await main(['calibrate', '--model', storiesPath, '--text', text, '--out', out, '--kind', 'expected-attention-stats', '--chunk-tokens', '128'], {
-      out: (l) => lines.push(l),
-      err: (l) => lines.push(l),
-    });
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    const args = ['calibrate', '--model', storiesPath, '--out', out, '--chunk-tokens', '128'];
+    expect(await main([...args, '--text', '@' + textFile, '--kind', 'bogus'], io)).toBe(2);
+    expect(await main([...args, '--text', '@' + join(tmp.dir, 'absent.txt'), '--kind', 'qfilter'], io)).toBe(1);
+    expect(lines.join('\n')).toMatch(/cannot read/);
+    lines.length = 0;
+    const code = await main([...args, '--text', '@' + textFile, '--kind', 'expected-attention-stats'], io);
     expect(code, lines.join('\n')).toBe(0);
+    expect(lines.join('\n')).toMatch(/wrote expected-attention-stats artefact/);
     expect(readF32(out, 'query_mean').shape).toEqual([config.nLayers, config.nHeads, config.headDim]);
     const press = createPress({ name: 'expected-attention-stats', compressionRatio: 0.5, artefactPath: out });
     await press.prepare(config);
