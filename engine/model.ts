@@ -67,7 +67,7 @@ export class Model {
     const files = await readModelFiles(await resolveModelPath(pathOrId, { cacheDir: options.cacheDir }));
     const tokenizer = await loadTokenizer(files);
     const addon = nativeAddon();
-    const handle = callNative(() => addon.loadModel(files.spec, { threads: options.threads }));
+    const handle = callNative(() => addon.loadModel(files.spec, { threads: options.threads, mmap: options.mmap }));
     let runtime: NativeRuntime;
     try {
       runtime = callNative(() =>

@@ -108,7 +108,7 @@ export interface NativeSystemInfo {
 export interface NativeAddon {
   systemInfo(): NativeSystemInfo;
   /** spec: engine/model-spec.ts ModelSpec. */
-  loadModel(spec: unknown, options?: { threads?: number }): NativeModelHandle;
+  loadModel(spec: unknown, options?: { threads?: number; mmap?: boolean }): NativeModelHandle;
   createRuntime(model: NativeModelHandle, options?: NativeRuntimeOptions): NativeRuntime;
   samplerDistribution(logits: Float32Array, sampling: NativeSampling, history?: Int32Array, allowed?: Int32Array): Float32Array;
   samplerDraw(logits: Float32Array, sampling: NativeSampling, history: Int32Array | undefined, allowed: Int32Array | undefined, count: number): Int32Array;
