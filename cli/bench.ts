@@ -103,7 +103,10 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
         });
         for (const [i, model] of models.entries()) {
           const ours = await model.generate(prompt, { maxTokens: decodeTokens, temperature: 0, stopTokenIds: [] });
-          rows.push(row(mmapModes[i] ? 'presskv' : 'presskv --no-mmap', ours.timings.prefillMs, ours.timings.decodeMs, ours.generatedTokenIds.length));
+          // The first token is sampled from the prefill's logits and the last one is never evaluated, so
+          // decodeMs holds one forward step per generated token but one; the peer's count is its steps too.
+          const decodeSteps = ours.generatedTokenIds.length - 1;
+          rows.push(row(mmapModes[i] ? 'presskv' : 'presskv --no-mmap', ours.timings.prefillMs, ours.timings.decodeMs, decodeSteps));
           io.err(describe(rows.at(-1)!));
         }
         if (peer) {

@@ -59,8 +59,8 @@ export async function loadLlamaCppPeer(dir: string, log: (line: string) => void)
         await sequence.evaluateWithoutGeneratingNewTokens(head);
         const t1 = performance.now();
         let decoded = 0;
-        // The first generated token costs one prompt token (the last) plus sampling: counted as decode,
-        // the same way presskv's decode timing counts every sampled token.
+        // Each yielded token costs one single-token forward step (the first one evaluates the last prompt
+        // token), so decodedTokens counts forward steps, as presskv's row does.
         for await (const _token of sequence.evaluate(promptTokens.slice(-1), { temperature: 0 })) {
           if (++decoded >= decodeTokens) break;
         }
