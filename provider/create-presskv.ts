@@ -19,6 +19,8 @@ export interface PressKVModelSettings {
   kvDtype?: 'f16' | 'f32';
   /** Tokens per prefill chunk. */
   prefillChunk?: number;
+  /** false: read the weights into private memory instead of mapping them (faster decode on VMs with slow file mappings). */
+  mmap?: boolean;
 }
 
 /** Provider-wide settings: defaults for every model, plus where hub downloads go. */
@@ -52,7 +54,7 @@ export interface PressKVProvider extends ProviderV3 {
   extendContext(id: string, ttl: number, options?: { model?: string }): Promise<ContextInfo>;
 }
 
-const SETTING_KEYS = ['threads', 'contextLength', 'kvDtype', 'prefillChunk', 'cacheDir'] as const;
+const SETTING_KEYS = ['threads', 'contextLength', 'kvDtype', 'prefillChunk', 'cacheDir', 'mmap'] as const;
 
 export function createPressKV(providerSettings: PressKVProviderSettings = {}): PressKVProvider {
   if (typeof providerSettings !== 'object' || providerSettings === null) throw new InvalidArgumentError('createPressKV: settings must be an object');
