@@ -14,8 +14,6 @@ using press::PressConfig;
 
 [[noreturn]] void bad(const std::string& message) { throw EngineError(ErrorCode::InvalidArgument, message); }
 
-Napi::Float32Array float_vector(Napi::Env env, const std::vector<float>& v) { return float_copy(env, v.data(), v.size()); }
-
 // CustomScorerPress's score(layer) called synchronously on the JS thread (scorePressLayer,
 // runPressPipeline). A session running presses on a worker thread needs a blocking ThreadSafeFunction
 // version of this class instead.
@@ -23,42 +21,7 @@ class JsScorer : public press::ExternalScorer {
  public:
   JsScorer(Napi::Env env, Napi::Function fn) : env_(env), fn_(Napi::Persistent(fn)) {}
   void score(const press::LayerView& v, const std::vector<float>& window_queries, int32_t window, std::vector<float>& scores) override {
-    Napi::Object layer = Napi::Object::New(env_);
-    layer.Set("layer", v.layer);
-    layer.Set("nLayers", v.n_layers);
-    layer.Set("n", v.n);
-    layer.Set("q", v.q);
-    layer.Set("nHeads", v.n_heads);
-    layer.Set("nKvHeads", v.n_kv_heads);
-    layer.Set("headDim", v.head_dim);
-    layer.Set("hiddenSize", v.hidden_size);
-    layer.Set("hiddenStates", float_copy(env_, v.hidden, (size_t)v.q * v.hidden_size));
-    layer.Set("keys", float_copy(env_, v.keys, (size_t)v.n_kv_heads * v.n * v.head_dim));
-    layer.Set("values", float_copy(env_, v.values, (size_t)v.n_kv_heads * v.n * v.head_dim));
-    layer.Set("positions", int_copy(env_, v.positions, (size_t)v.n_kv_heads * v.n));
-    layer.Set("windowSize", window);
-    layer.Set("windowQueries", float_vector(env_, window_queries));
-    Napi::Value result = fn_.Call({layer});  // a JS exception propagates as Napi::Error
-    std::vector<float> out;
-    if (result.IsTypedArray() && result.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
-      Napi::Float32Array a = result.As<Napi::Float32Array>();
-      out.assign(a.Data(), a.Data() + a.ElementLength());
-    } else if (result.IsTypedArray() && result.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
-      Napi::Float64Array a = result.As<Napi::Float64Array>();
-      out.assign(a.Data(), a.Data() + a.ElementLength());
-    } else if (result.IsArray()) {
-      Napi::Array a = result.As<Napi::Array>();
-      for (uint32_t i = 0; i < a.Length(); ++i) {
-        Napi::Value x = a.Get(i);
-        if (!x.IsNumber()) bad("CustomScorerPress: score() must return numbers");
-        out.push_back(x.As<Napi::Number>().FloatValue());
-      }
-    } else {
-      bad("CustomScorerPress: score() must return a Float32Array, Float64Array or number[]");
-    }
-    for (float x : out)
-      if (std::isnan(x)) bad("CustomScorerPress: score() returned NaN");
-    scores = std::move(out);
+    scores = scores_from_js(fn_.Call({scorer_layer_object(env_, v, window_queries, window)}));
   }
 
  private:
@@ -121,6 +84,49 @@ PressConfig parse_config(const Napi::Value& value, int depth) {
 }
 
 }  // namespace
+
+Napi::Object scorer_layer_object(Napi::Env env, const press::LayerView& v, const std::vector<float>& window_queries,
+                                 int32_t window) {
+  Napi::Object layer = Napi::Object::New(env);
+  layer.Set("layer", v.layer);
+  layer.Set("nLayers", v.n_layers);
+  layer.Set("n", v.n);
+  layer.Set("q", v.q);
+  layer.Set("nHeads", v.n_heads);
+  layer.Set("nKvHeads", v.n_kv_heads);
+  layer.Set("headDim", v.head_dim);
+  layer.Set("hiddenSize", v.hidden_size);
+  layer.Set("hiddenStates", float_copy(env, v.hidden, (size_t)v.q * v.hidden_size));
+  layer.Set("keys", float_copy(env, v.keys, (size_t)v.n_kv_heads * v.n * v.head_dim));
+  layer.Set("values", float_copy(env, v.values, (size_t)v.n_kv_heads * v.n * v.head_dim));
+  layer.Set("positions", int_copy(env, v.positions, (size_t)v.n_kv_heads * v.n));
+  layer.Set("windowSize", window);
+  layer.Set("windowQueries", float_copy(env, window_queries.data(), window_queries.size()));
+  return layer;
+}
+
+std::vector<float> scores_from_js(const Napi::Value& result) {
+  std::vector<float> out;
+  if (result.IsTypedArray() && result.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+    Napi::Float32Array a = result.As<Napi::Float32Array>();
+    out.assign(a.Data(), a.Data() + a.ElementLength());
+  } else if (result.IsTypedArray() && result.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
+    Napi::Float64Array a = result.As<Napi::Float64Array>();
+    out.assign(a.Data(), a.Data() + a.ElementLength());
+  } else if (result.IsArray()) {
+    Napi::Array a = result.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value x = a.Get(i);
+      if (!x.IsNumber()) throw EngineError(ErrorCode::InvalidArgument, "CustomScorerPress: score() must return numbers");
+      out.push_back(x.As<Napi::Number>().FloatValue());
+    }
+  } else {
+    throw EngineError(ErrorCode::InvalidArgument, "CustomScorerPress: score() must return a Float32Array, Float64Array or number[]");
+  }
+  for (float x : out)
+    if (std::isnan(x)) throw EngineError(ErrorCode::InvalidArgument, "CustomScorerPress: score() returned NaN");
+  return out;
+}
 
 Napi::Float32Array float_copy(Napi::Env env, const float* data, size_t count) {
   Napi::Float32Array arr = Napi::Float32Array::New(env, count);

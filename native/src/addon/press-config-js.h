@@ -9,6 +9,7 @@
 #include <napi.h>
 
 #include "press/press-config.h"
+#include "press/press.h"
 
 namespace presskv::addon {
 
@@ -17,5 +18,11 @@ press::PressConfig parse_press_config(const Napi::Value& value);
 // Copies of native arrays as JS typed arrays (callbacks may keep what they receive).
 Napi::Float32Array float_copy(Napi::Env env, const float* data, size_t count);
 Napi::Int32Array int_copy(Napi::Env env, const int32_t* data, size_t count);
+
+// The argument of CustomScorerPress's score(layer), and its checked result (one score per (kv-head, slot)),
+// shared by the JS-thread scorer here and the worker-thread one in session-press-job.cc.
+Napi::Object scorer_layer_object(Napi::Env env, const press::LayerView& v, const std::vector<float>& window_queries,
+                                 int32_t window);
+std::vector<float> scores_from_js(const Napi::Value& result);
 
 }  // namespace presskv::addon

@@ -19,13 +19,6 @@ namespace {
 
 [[noreturn]] void bad(const std::string& message) { throw EngineError(ErrorCode::InvalidArgument, message); }
 
-template <typename T, typename Array>
-Array typed_copy(Napi::Env env, const T* data, size_t count) {
-  Array a = Array::New(env, count);
-  if (count) std::memcpy(a.Data(), data, count * sizeof(T));
-  return a;
-}
-
 // CustomScorerPress's score(layer) for a press running on the worker thread: each call is handed to the
 // JS thread and the worker waits for the scores.
 class WorkerJsScorer : public press::ExternalScorer {
@@ -71,43 +64,7 @@ class WorkerJsScorer : public press::ExternalScorer {
     bool done = false;
 
     void run(Napi::Env env, Napi::Function fn) {
-      const press::LayerView& l = *v;
-      Napi::Object layer = Napi::Object::New(env);
-      layer.Set("layer", l.layer);
-      layer.Set("nLayers", l.n_layers);
-      layer.Set("n", l.n);
-      layer.Set("q", l.q);
-      layer.Set("nHeads", l.n_heads);
-      layer.Set("nKvHeads", l.n_kv_heads);
-      layer.Set("headDim", l.head_dim);
-      layer.Set("hiddenSize", l.hidden_size);
-      const size_t kv = (size_t)l.n_kv_heads * l.n * l.head_dim;
-      layer.Set("hiddenStates", typed_copy<float, Napi::Float32Array>(env, l.hidden, (size_t)l.q * l.hidden_size));
-      layer.Set("keys", typed_copy<float, Napi::Float32Array>(env, l.keys, kv));
-      layer.Set("values", typed_copy<float, Napi::Float32Array>(env, l.values, kv));
-      layer.Set("positions", typed_copy<int32_t, Napi::Int32Array>(env, l.positions, (size_t)l.n_kv_heads * l.n));
-      layer.Set("windowSize", window);
-      layer.Set("windowQueries",
-                typed_copy<float, Napi::Float32Array>(env, window_queries->data(), window_queries->size()));
-      Napi::Value result = fn.Call({layer});
-      if (result.IsTypedArray() && result.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
-        Napi::Float32Array a = result.As<Napi::Float32Array>();
-        out.assign(a.Data(), a.Data() + a.ElementLength());
-      } else if (result.IsTypedArray() && result.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
-        Napi::Float64Array a = result.As<Napi::Float64Array>();
-        out.assign(a.Data(), a.Data() + a.ElementLength());
-      } else if (result.IsArray()) {
-        Napi::Array a = result.As<Napi::Array>();
-        for (uint32_t i = 0; i < a.Length(); ++i) {
-          Napi::Value x = a.Get(i);
-          if (!x.IsNumber()) bad("CustomScorerPress: score() must return numbers");
-          out.push_back(x.As<Napi::Number>().FloatValue());
-        }
-      } else {
-        bad("CustomScorerPress: score() must return a Float32Array, Float64Array or number[]");
-      }
-      for (float x : out)
-        if (std::isnan(x)) bad("CustomScorerPress: score() returned NaN");
+      out = scores_from_js(fn.Call({scorer_layer_object(env, *v, *window_queries, window)}));
     }
   };
 
