@@ -625,13 +625,21 @@ Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
     if (!continuation.empty()) {
       EvalOptions next = eval;
       next.logits = LogitsMode::All;
-      std::unique_ptr<press::ForwardPressHook> decode_hook;
       next.press_hook = nullptr;
       if (pipeline && pipeline->acts_during_decoding()) {
-        decode_hook = std::make_unique<press::ForwardPressHook>(*pipeline, lm, pool, false, (int32_t)continuation.size());
-        next.press_hook = decode_hook.get();
+        // A decoding press acts between generated tokens, so the continuation is fed one token at a time,
+        // as generation would: each token's logits see the cache as compressed so far.
+        std::vector<float> all, row;
+        for (const int32_t token : continuation) {
+          press::ForwardPressHook decode_hook(*pipeline, lm, pool, false, 1);
+          next.press_hook = &decode_hook;
+          forward->eval(*cache, &token, 1, next, row);
+          all.insert(all.end(), row.begin(), row.end());
+        }
+        logits.swap(all);
+      } else {
+        forward->eval(*cache, continuation.data(), (int32_t)continuation.size(), next, logits);
       }
-      forward->eval(*cache, continuation.data(), (int32_t)continuation.size(), next, logits);
       out.Set("logits", float_array(env, logits));
     }
     return out;
