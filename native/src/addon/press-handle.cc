@@ -401,14 +401,22 @@ class PagedTestCache {
     PagedKvCache& c = paged(*cache_);
     for (int32_t h = 0; h < c.n_kv_heads(); ++h)
       c.append(layer, h, count, keys + (size_t)h * count * d, values + (size_t)h * count * d, d, positions + (size_t)h * count);
+    for (int32_t i = 0; i < c.n_kv_heads() * count; ++i) end_position_ = std::max(end_position_, positions[i] + 1);
   }
   press::LayerCacheAccess& access() { return *access_; }
   size_t bytes() const { return cache_->bytes(); }
-  void truncate(int32_t n_positions) { cache_->truncate(n_positions); }
+  // Drops every slot at position >= n_positions (this test cache appends without advancing the sequence,
+  // so it first moves the sequence's end past everything appended).
+  void truncate(int32_t n_positions) {
+    PagedKvCache& c = paged(*cache_);
+    if (end_position_ > c.next_position()) c.advance(end_position_ - c.next_position());
+    c.truncate(n_positions);
+  }
 
  private:
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<press::PagedCacheAccess> access_;
+  int32_t end_position_ = 0;
 };
 
 // runPressPipeline(pressConfig, { config, n, layers: [{ hidden [n*hidden], keys [Hk*n*d], values, weights,
