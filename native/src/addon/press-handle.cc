@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "addon/registry.h"
@@ -464,6 +465,23 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
       if (use_paged) paged_cache->append(l, k, v, p, count, d);
       else plain.append(l, k, v, p, count, origin);
     };
+    // One later forward's per-layer inputs (q rows at positions first, first + 1, ...): appends its K / V to
+    // every layer and hands each layer's X to `after` (a reconstruction pass or a decoding step).
+    auto feed = [&](Napi::Array step_layers, int32_t q, int32_t first, int32_t origin,
+                    const std::function<void(int32_t layer, const float* x)>& after) {
+      std::vector<int32_t> step_positions((size_t)Hk * q);
+      for (int32_t h = 0; h < Hk; ++h)
+        for (int32_t t = 0; t < q; ++t) step_positions[(size_t)h * q + t] = first + t;
+      for (int32_t l = 0; l < L; ++l) {
+        if (!step_layers.Get(l).IsObject()) bad("per-layer inputs must be objects");
+        Napi::Object layer = step_layers.Get(l).As<Napi::Object>();
+        std::vector<float> x = get_floats(layer, "hidden", (size_t)q * D, true);
+        std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * q * d, true);
+        std::vector<float> values = get_floats(layer, "values", (size_t)Hk * q * d, true);
+        append(l, keys.data(), values.data(), step_positions.data(), q, origin);
+        after(l, x.data());
+      }
+    };
     std::vector<std::vector<float>> hidden(L);
     std::vector<std::vector<float>> attentions(L);
     for (int32_t l = 0; l < L; ++l) {
@@ -500,18 +518,8 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
         const int32_t q = (int32_t)planned[i].tokens.size();
         Napi::Value plv = passes.Get(i).IsObject() ? passes.Get(i).As<Napi::Object>().Get("layers") : Napi::Value();
         if (!plv.IsArray() || plv.As<Napi::Array>().Length() != (uint32_t)L) bad("reconstruction passes need one layer entry per layer");
-        Napi::Array pass_layers = plv.As<Napi::Array>();
-        std::vector<int32_t> pass_positions((size_t)Hk * q);
-        for (int32_t h = 0; h < Hk; ++h)
-          for (int32_t t = 0; t < q; ++t) pass_positions[(size_t)h * q + t] = n + t;
-        for (int32_t l = 0; l < L; ++l) {
-          Napi::Object layer = pass_layers.Get(l).As<Napi::Object>();
-          std::vector<float> x = get_floats(layer, "hidden", (size_t)q * D, true);
-          std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * q * d, true);
-          std::vector<float> values = get_floats(layer, "values", (size_t)Hk * q * d, true);
-          append(l, keys.data(), values.data(), pass_positions.data(), q, n);
-          pipeline.after_pass_layer((int32_t)i, l, x.data(), q, n, cache, weights);
-        }
+        feed(plv.As<Napi::Array>(), q, n, n,
+             [&](int32_t l, const float* x) { pipeline.after_pass_layer((int32_t)i, l, x, q, n, cache, weights); });
         if (use_paged) paged_cache->truncate(n);
         else plain.truncate(n);
       }
@@ -529,18 +537,8 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
         const int32_t q = get_int(step, "q", false, 1);
         Napi::Value slv = step.Get("layers");
         if (q <= 0 || !slv.IsArray() || slv.As<Napi::Array>().Length() != (uint32_t)L) bad("decode steps need q > 0 and one layer entry per layer");
-        Napi::Array step_layers = slv.As<Napi::Array>();
-        std::vector<int32_t> step_positions((size_t)Hk * q);
-        for (int32_t h = 0; h < Hk; ++h)
-          for (int32_t t = 0; t < q; ++t) step_positions[(size_t)h * q + t] = next_position + t;
-        for (int32_t l = 0; l < L; ++l) {
-          Napi::Object layer = step_layers.Get(l).As<Napi::Object>();
-          std::vector<float> x = get_floats(layer, "hidden", (size_t)q * D, true);
-          std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * q * d, true);
-          std::vector<float> values = get_floats(layer, "values", (size_t)Hk * q * d, true);
-          append(l, keys.data(), values.data(), step_positions.data(), q, origin);
-          pipeline.after_decode_layer(l, x.data(), q, next_position, cache, weights);
-        }
+        feed(slv.As<Napi::Array>(), q, next_position, origin,
+             [&](int32_t l, const float* x) { pipeline.after_decode_layer(l, x, q, next_position, cache, weights); });
         next_position += q;
         origin += q;
       }

@@ -68,27 +68,4 @@ void GlobalBudgetPress::finish(std::vector<LayerView>& views, std::vector<LayerD
   }
 }
 
-void ReconstructionTally::plan(int32_t n_passes, int32_t n_layers) {
-  layers_scored_.assign(n_passes, 0);
-  n_layers_ = n_layers;
-  planned_ = true;
-}
-
-void ReconstructionTally::scored(int32_t pass, int32_t /*layer*/) {
-  if (pass < 0 || pass >= (int32_t)layers_scored_.size())
-    throw EngineError(ErrorCode::Internal, "reconstruction pass " + std::to_string(pass) + " was not planned");
-  ++layers_scored_[pass];
-}
-
-void ReconstructionTally::require_complete(const std::string& press) const {
-  if (!planned_)
-    throw EngineError(ErrorCode::Internal, press + ": the reconstruction passes were never planned (the engine must run "
-                                                   "them after the prefill, press/context-prefill.h)");
-  for (size_t p = 0; p < layers_scored_.size(); ++p)
-    if (layers_scored_[p] != n_layers_)
-      throw EngineError(ErrorCode::Internal, press + ": reconstruction pass " + std::to_string(p) + " scored " +
-                                                 std::to_string(layers_scored_[p]) + " of " + std::to_string(n_layers_) +
-                                                 " layers (the engine must run every pass before the decision)");
-}
-
 }  // namespace presskv::press

@@ -39,18 +39,4 @@ class GlobalBudgetPress : public CrossLayerPress {
   bool layerwise_;
 };
 
-// Checks that every planned reconstruction pass was scored at every layer before a press decides
-// (Internal otherwise: the engine must run the passes, press/context-prefill.h).
-class ReconstructionTally {
- public:
-  void plan(int32_t n_passes, int32_t n_layers);
-  void scored(int32_t pass, int32_t layer);
-  void require_complete(const std::string& press) const;
-
- private:
-  std::vector<int32_t> layers_scored_;  // per pass
-  int32_t n_layers_ = 0;
-  bool planned_ = false;
-};
-
 }  // namespace presskv::press

@@ -11,6 +11,7 @@
 #include "press/press-factories.h"
 #include "press/press-math.h"
 #include "press/reconstruction-attention.h"
+#include "press/reconstruction-plan.h"
 #include "press/scorer-press.h"
 #include "press/selection.h"
 
@@ -36,7 +37,7 @@ class KVComposePress : public CrossLayerPress {
         lower_bound_((int32_t)c.integer("keepTokenLowerBound", 0, 0)) {}
   void begin(int32_t n_layers) override {
     CrossLayerPress::begin(n_layers);
-    tally_ = ReconstructionTally();
+    plan_.reset();
   }
 
   void compress(LayerView& /*view*/, LayerDecision& out) override { out.unchanged = true; }
@@ -45,16 +46,12 @@ class KVComposePress : public CrossLayerPress {
   std::vector<ReconstructionPass> reconstruction_passes(const std::vector<int32_t>& context) override {
     std::vector<ReconstructionPass> passes;
     if (ratio_ != 0.0) passes.push_back({context, 0, (int32_t)context.size()});
-    tally_.plan((int32_t)passes.size(), (int32_t)scores_.size());
-    return passes;
+    return plan_.adopt(std::move(passes), (int32_t)scores_.size());
   }
 
   void score_pass(const LayerView& v, int32_t pass) override {
-    tally_.scored(pass, v.layer);
     const int32_t H = v.n_heads, Hk = v.n_kv_heads, g = H / Hk, n = v.n - v.q;
-    PassAttentionOptions o;
-    o.begin = 0;
-    o.end = n;
+    PassAttentionOptions o = plan_.score_layer(pass);  // the whole context
     o.use_max = task_max_;
     const std::vector<float> attn = pass_attention(v, o);  // [H, n]
     std::vector<float> s((size_t)Hk * n, 0.0f);
@@ -79,7 +76,7 @@ class KVComposePress : public CrossLayerPress {
 
   void finish(std::vector<LayerView>& views, std::vector<LayerDecision>& out) override {
     const int32_t L = (int32_t)views.size();
-    if (ratio_ != 0.0) tally_.require_complete(name_);
+    if (ratio_ != 0.0) plan_.require_complete(name_);
     if (!ready_to_decide(views, out)) return;
     out.assign(L, {});
     const int32_t Hk = views[0].n_kv_heads, n = views[0].n;
@@ -131,7 +128,7 @@ class KVComposePress : public CrossLayerPress {
  private:
   bool structured_, task_max_, group_max_, head_max_, add_v_norm_, add_mean_;
   int32_t lower_bound_;
-  ReconstructionTally tally_;
+  ReconstructionPlan plan_;
 };
 
 }  // namespace

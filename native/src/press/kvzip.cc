@@ -10,6 +10,7 @@
 #include "press/press-factories.h"
 #include "press/press-math.h"
 #include "press/reconstruction-attention.h"
+#include "press/reconstruction-plan.h"
 #include "press/scorer-press.h"
 
 namespace presskv::press {
@@ -51,7 +52,7 @@ class KVzipPress : public GlobalBudgetPress {
 
   void begin(int32_t n_layers) override {
     GlobalBudgetPress::begin(n_layers);
-    tally_ = ReconstructionTally();
+    plan_.reset();
   }
 
   void compress(LayerView& v, LayerDecision& out) override {
@@ -86,18 +87,12 @@ class KVzipPress : public GlobalBudgetPress {
       p.tokens.insert(p.tokens.end(), context.begin() + p.begin, context.begin() + p.end);
       passes.push_back(std::move(p));
     }
-    ranges_.clear();
-    for (const auto& p : passes) ranges_.emplace_back(p.begin, p.end);
-    tally_.plan((int32_t)passes.size(), (int32_t)scores_.size());
-    return passes;
+    return plan_.adopt(std::move(passes), (int32_t)scores_.size());
   }
 
   void score_pass(const LayerView& v, int32_t pass) override {
-    tally_.scored(pass, v.layer);
     const int32_t H = v.n_heads, Hk = v.n_kv_heads, g = H / Hk, n_context = v.n - v.q;
-    PassAttentionOptions o;
-    o.begin = ranges_[pass].first;
-    o.end = ranges_[pass].second;
+    PassAttentionOptions o = plan_.score_layer(pass);
     o.n_sink = n_sink_;
     o.normalise_rows = plus_;
     const int32_t width = o.end - o.begin;
@@ -119,7 +114,7 @@ class KVzipPress : public GlobalBudgetPress {
   }
 
   void finish(std::vector<LayerView>& views, std::vector<LayerDecision>& out) override {
-    if (ratio_ != 0.0) tally_.require_complete(name_);
+    if (ratio_ != 0.0) plan_.require_complete(name_);
     GlobalBudgetPress::finish(views, out);
   }
 
@@ -128,8 +123,7 @@ class KVzipPress : public GlobalBudgetPress {
   bool plus_;
   int32_t chunk_, prefix_length_;
   std::vector<int32_t> repeat_ids_, repeat_part_ids_, suffix_ids_;
-  std::vector<std::pair<int32_t, int32_t>> ranges_;
-  ReconstructionTally tally_;
+  ReconstructionPlan plan_;
 };
 
 constexpr int32_t kGateDim = 16;
