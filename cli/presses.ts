@@ -95,6 +95,7 @@ async function runEvaluate(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): 
       vocab: model.info.config.vocab,
       nLayers: model.info.config.nLayers,
       artefacts,
+      text: model.pressText,
       presses: presses?.map((p) => listPresses().find((x) => x.name === p || x.className === p)!.name),
       onRow: (row) => io.err(`${row.press} r=${row.ratio}: KL ${row.klDivergence.toFixed(4)}, top-1 ${(100 * row.top1Agreement).toFixed(1)} %`),
     });

@@ -6,6 +6,8 @@ import { callNative, nativeAddon, type NativeModelHandle } from '../native.js';
 import { InternalError } from '../errors.js';
 import type { PressSpec } from './base.js';
 import { createPress, listPresses } from './registry.js';
+import { nativePressConfig } from './prepare.js';
+import type { PressTextSource } from './reconstruction-prompts.js';
 
 export interface PressEvalResult {
   tokensBefore: number;
@@ -20,11 +22,20 @@ interface PressEvalAddon {
   pressEvalContext(model: NativeModelHandle, context: Int32Array, press: unknown, options?: unknown): PressEvalResult;
 }
 
-/** Runs `context` through the engine with the press (null = uncompressed), then `continuation` on top. */
-export function evalContextWithPress(model: NativeModelHandle, context: Int32Array, press: PressSpec | null, continuation: Int32Array): PressEvalResult {
+/**
+ * Runs `context` through the engine with the press (null = uncompressed), then `continuation` on top. `text`:
+ * the model's tokenizer and chat template, which KVzip needs for its reconstruction prompts.
+ */
+export function evalContextWithPress(
+  model: NativeModelHandle,
+  context: Int32Array,
+  press: PressSpec | null,
+  continuation: Int32Array,
+  text?: PressTextSource,
+): PressEvalResult {
   const addon = nativeAddon() as unknown as Partial<PressEvalAddon>;
   if (typeof addon.pressEvalContext !== 'function') throw new InternalError('this build of the native addon has no pressEvalContext entry');
-  const config = press === null ? null : createPress(press).toNativeConfig();
+  const config = press === null ? null : nativePressConfig(createPress(press), text);
   return callNative(() => addon.pressEvalContext!(model, context, config, { continuation }));
 }
 
@@ -170,7 +181,16 @@ export interface QualityStory {
 export function evaluatePressQuality(
   model: NativeModelHandle,
   stories: readonly QualityStory[],
-  options: { ratios: readonly number[]; vocab: number; nLayers: number; artefacts?: QualityArtefacts; presses?: readonly string[]; onRow?: (row: QualityRow) => void },
+  options: {
+    ratios: readonly number[];
+    vocab: number;
+    nLayers: number;
+    artefacts?: QualityArtefacts;
+    presses?: readonly string[];
+    onRow?: (row: QualityRow) => void;
+    /** The model's tokenizer and chat template (KVzip's reconstruction prompts). */
+    text?: PressTextSource;
+  },
 ): QualityRow[] {
   const references = stories.map((s) => evalContextWithPress(model, s.context, null, s.continuation).logits!);
   const setup: QualitySetup = {
@@ -189,7 +209,7 @@ export function evaluatePressQuality(
         stories.forEach((story, i) => {
           // Random is averaged over draws, one seed per story, so one lucky or unlucky draw does not decide its row.
           const storySpec = name === 'random' && typeof spec === 'object' ? { ...(spec as object), seed: 1 + i } : spec;
-          const out = evalContextWithPress(model, story.context, storySpec as PressSpec, story.continuation);
+          const out = evalContextWithPress(model, story.context, storySpec as PressSpec, story.continuation, options.text);
           const cmp = compareNextTokens(references[i], out.logits!, options.vocab);
           kl += cmp.klDivergence / stories.length;
           top1 += cmp.top1Agreement / stories.length;

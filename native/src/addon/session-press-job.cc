@@ -12,6 +12,7 @@
 #include "core/errors.h"
 #include "kv/paged-kv-cache.h"
 #include "model/weights.h"
+#include "press/context-prefill.h"
 #include "press/forward-hook.h"
 
 namespace presskv::addon {
@@ -144,16 +145,9 @@ bool PrefillContextJob::step() {
   options.logits = LogitsMode::Last;
   options.chunk_size = runtime_->options.prefill_chunk;
   options.abort = &aborted;
-  std::unique_ptr<press::ForwardPressHook> hook;
-  if (pipeline_) {
-    hook = std::make_unique<press::ForwardPressHook>(*pipeline_, loaded(*runtime_->model), *runtime_->pool, true, n);
-    options.press_hook = hook.get();
-  }
   std::vector<float> logits;
-  runtime_->forward->eval(*state_->cache, tokens_.data(), n, options, logits);
-  if (hook && hook->layers_seen() == 0)
-    throw EngineError(ErrorCode::Internal,
-                      "the forward pass does not run presses yet: model/forward.cc must call EvalOptions.press_hook");
+  press::prefill_context(*runtime_->forward, *state_->cache, tokens_, options, pipeline_.get(), loaded(*runtime_->model),
+                         *runtime_->pool, logits);
   state_->history = tokens_;
   state_->last_logits = std::move(logits);
 
