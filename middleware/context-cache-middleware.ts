@@ -32,7 +32,8 @@ import { mapFinishReason } from '../provider/finish-reason.js';
 import { OutputSegmenter, type Segment } from '../provider/output-segments.js';
 import { prepareCall, type PreparedCall } from '../provider/prepare-call.js';
 import { presskvProviderOptionsSchema } from '../provider/provider-options.js';
-import { cacheContext, contextMessagesOf, type CachedContext } from './cache-context.js';
+import { cacheCallContext, contextMessagesOf, type CachedContext } from './cache-context.js';
+import { renderContext } from '../server/chat-prompt-split.js';
 
 export interface ContextCacheMiddlewareOptions {
   /**
@@ -59,41 +60,49 @@ export function contextCacheMiddleware(options: ContextCacheMiddlewareOptions): 
   const { store } = options;
   if (!store || typeof store.generate !== 'function') throw new InvalidArgumentError('contextCacheMiddleware needs a ContextStore as `store`');
   const automatic = options.context === undefined && options.contextId === undefined;
-  let stored: Promise<CachedContext> | undefined;
-  // Stored once and reused; a failure (bad press, a deleted id) is reported by the call and retried by the next.
-  const context = (): Promise<CachedContext> => {
-    stored ??= (
-      options.contextId !== undefined
-        ? contextById(store, options.contextId)
-        : cacheContext(store, { context: options.context!, press: options.press, ttlSeconds: options.ttlSeconds })
-    ).catch((err: unknown) => {
-      stored = undefined;
+  const fixedMessages = options.context === undefined ? undefined : contextMessagesOf(options.context);
+  let byId: Promise<CachedContext> | undefined;
+  // Looked up once; a failure (a deleted id) is reported by the call and retried by the next.
+  const contextOfId = (id: string): Promise<CachedContext> => {
+    byId ??= contextById(store, id).catch((err: unknown) => {
+      byId = undefined;
       throw err;
     });
-    return stored;
+    return byId;
   };
 
-  // Automatic mode: the prompt's own context part, stored once per distinct part (the store dedups by key).
-  const contextOf = async (params: LanguageModelV3CallOptions): Promise<CachedContext | undefined> => {
-    if (!automatic) return context();
-    const part = contextPartOf(params.prompt);
-    if (part.length === 0) return undefined;
-    const messages = convertPrompt(part).messages;
-    return cacheContext(store, { messages, press: options.press, ttlSeconds: options.ttlSeconds });
+  // What a call runs on: a stored context named by id, or the context's messages (the fixed `context`, or in
+  // automatic mode the prompt's own context part) stored on first use and reused by every later call (the store
+  // dedups by key) — with the call's question when the press is query-aware (Finch). A call the store cannot
+  // answer stores nothing.
+  const serve = async (params: LanguageModelV3CallOptions): Promise<Served | undefined> => {
+    if (options.contextId !== undefined) {
+      const ctx = await contextOfId(options.contextId);
+      const plan = planCall(store, ctx.text, params);
+      return 'skip' in plan ? { contextId: ctx.id, skip: plan.skip } : { ctx, ...plan };
+    }
+    const part = automatic ? contextPartOf(params.prompt) : [];
+    if (automatic && part.length === 0) return undefined;
+    const messages = fixedMessages ?? convertPrompt(part).messages;
+    const rendered = renderContext(store.model, messages);
+    const plan = planCall(store, rendered.text, params);
+    if ('skip' in plan) return { contextId: store.idOf(rendered.tokenIds, options.press), skip: plan.skip };
+    const stored = await cacheCallContext(store, { messages, press: options.press, ttlSeconds: options.ttlSeconds, question: plan.question });
+    return { ctx: stored.context, call: plan.call, question: stored.question };
   };
 
   return {
     specificationVersion: 'v3',
     transformParams: async ({ params }) => {
       if (automatic) return params;
-      const ctx = await context();
-      return { ...params, prompt: [...ctx.messages.map(toPromptMessage), ...params.prompt] };
+      const messages = fixedMessages ?? (await contextOfId(options.contextId!)).messages;
+      return { ...params, prompt: [...messages.map(toPromptMessage), ...params.prompt] };
     },
     wrapGenerate: async ({ doGenerate, params }) => {
-      const ctx = await contextOf(params);
-      if (!ctx) return doGenerate();
-      const plan = planCall(store, ctx, params);
-      if ('skip' in plan) return withSkipNote(await doGenerate(), ctx, plan.skip);
+      const plan = await serve(params);
+      if (!plan) return doGenerate();
+      if ('skip' in plan) return withSkipNote(await doGenerate(), plan.contextId, plan.skip);
+      const { ctx } = plan;
       const result = await store.generate(ctx.id, plan.question, generateOptions(plan.call, params.abortSignal));
       if (result.finishReason === 'abort') params.abortSignal?.throwIfAborted();
       const segmenter = segmenterOf(plan.call);
@@ -113,11 +122,9 @@ export function contextCacheMiddleware(options: ContextCacheMiddlewareOptions): 
       } satisfies LanguageModelV3GenerateResult;
     },
     wrapStream: async ({ doStream, params }) => {
-      const ctx = await contextOf(params);
-      if (!ctx) return doStream();
-      const plan = planCall(store, ctx, params);
-      if ('skip' in plan) return doStream();
-      const { call, question } = plan;
+      const plan = await serve(params);
+      if (!plan || 'skip' in plan) return doStream();
+      const { ctx, call, question } = plan;
       const stream = new ReadableStream<LanguageModelV3StreamPart>({
         start: (controller) => {
           controller.enqueue({ type: 'stream-start', warnings: call.warnings });
@@ -208,14 +215,15 @@ async function contextById(store: ContextStore, id: string): Promise<CachedConte
 }
 
 type Plan = { call: PreparedCall; question: number[] } | { skip: string };
+type Served = { ctx: CachedContext; call: PreparedCall; question: number[] } | { contextId: string; skip: string };
 
-/** The call's prompt (context messages already in front) split into [stored context | question tokens]. */
-function planCall(store: ContextStore, ctx: CachedContext, params: LanguageModelV3CallOptions): Plan {
+/** The call's prompt (context messages already in front) split into [context, rendered as contextText | question tokens]. */
+function planCall(store: ContextStore, contextText: string, params: LanguageModelV3CallOptions): Plan {
   const call = prepareCall(store.model, params);
   if (call.grammar) return { skip: 'constrained output (JSON or a forced tool call) runs on the model directly' };
   if (call.toolNames.size > 0) return { skip: 'calls with tools run on the model directly' };
-  if (!call.promptText.startsWith(ctx.text)) return { skip: "the chat template renders the context differently when the call's messages follow it" };
-  const rest = call.promptText.slice(ctx.text.length);
+  if (!call.promptText.startsWith(contextText)) return { skip: "the chat template renders the context differently when the call's messages follow it" };
+  const rest = call.promptText.slice(contextText.length);
   const question = rest ? store.model.tokenizer.encode(rest, { addSpecialTokens: false }) : [];
   return { call, question };
 }
@@ -259,10 +267,10 @@ function metadataOf(result: ContextGenerateResult, ctx: CachedContext) {
   };
 }
 
-function withSkipNote(result: LanguageModelV3GenerateResult, ctx: CachedContext, why: string): LanguageModelV3GenerateResult {
+function withSkipNote(result: LanguageModelV3GenerateResult, contextId: string, why: string): LanguageModelV3GenerateResult {
   return {
     ...result,
-    providerMetadata: { ...result.providerMetadata, presskv: { ...(result.providerMetadata?.presskv ?? {}), contextId: ctx.id, cacheHit: false, cacheSkipped: why } },
+    providerMetadata: { ...result.providerMetadata, presskv: { ...(result.providerMetadata?.presskv ?? {}), contextId, cacheHit: false, cacheSkipped: why } },
   };
 }
 

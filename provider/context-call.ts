@@ -19,7 +19,7 @@ import { ContextNotFoundError } from '../engine/context-store.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import type { Model } from '../engine/model.js';
 import type { PressSpec } from '../engine/presses/base.js';
-import { cacheContext } from '../middleware/cache-context.js';
+import { cacheCallContext } from '../middleware/cache-context.js';
 import { contextPartOf } from '../middleware/context-cache-middleware.js';
 import { renderContext } from '../server/chat-prompt-split.js';
 import { convertPrompt } from './convert-prompt.js';
@@ -79,10 +79,11 @@ export async function planCall(model: Model, options: LanguageModelV3CallOptions
     const store = stores.create(model);
     const call = prepareCall(model, options);
     // Not stored at all when this call could not use it (the next call may).
-    const why = unservable(call);
-    if (why) return { call, skipped: { contextId: store.idOf(renderContext(model, messages).tokenIds, press), reason: why } };
-    const stored = await cacheContext(store, { messages, press, signal: options.abortSignal });
-    return split(store, call, stored.id, messages, stored.created);
+    const asked = questionOf(model, call, messages);
+    if ('skip' in asked) return { call, skipped: { contextId: store.idOf(renderContext(model, messages).tokenIds, press), reason: asked.skip } };
+    // A query-aware press (Finch) stores the context with this question and leaves nothing to feed after it.
+    const stored = await cacheCallContext(store, { messages, press, question: asked.question, signal: options.abortSignal });
+    return { call, context: { store, contextId: stored.context.id, question: stored.question, created: stored.context.created } };
   }
 
   const store = stores.existing(model);
@@ -127,20 +128,25 @@ async function storedContextOf(store: ContextStore, tokenIds: number[], press: P
 }
 
 function split(store: ContextStore, call: PreparedCall, contextId: string, messages: ChatMessage[], created: boolean): PlannedCall {
-  const skip = (reason: string): PlannedCall => ({ call, skipped: { contextId, reason } });
+  const asked = questionOf(store.model, call, messages);
+  if ('skip' in asked) return { call, skipped: { contextId, reason: asked.skip } };
+  return { call, context: { store, contextId, question: asked.question, created } };
+}
+
+/** The call's question: the token ids its prompt adds after the context messages, or why the store cannot answer it. */
+function questionOf(model: Model, call: PreparedCall, messages: ChatMessage[]): { question: number[] } | { skip: string } {
   const why = unservable(call);
-  if (why) return skip(why);
-  const context = renderContext(store.model, messages);
+  if (why) return { skip: why };
+  const context = renderContext(model, messages);
   const n = context.tokenIds.length;
   if (n <= call.promptTokenIds.length && context.tokenIds.every((t, i) => call.promptTokenIds[i] === t)) {
-    return { call, context: { store, contextId, question: call.promptTokenIds.slice(n), created } };
+    return { question: call.promptTokenIds.slice(n) };
   }
   if (!call.promptText.startsWith(context.text)) {
-    return skip("the chat template renders the context differently when the call's messages follow it");
+    return { skip: "the chat template renders the context differently when the call's messages follow it" };
   }
   const rest = call.promptText.slice(context.text.length);
-  const question = rest ? store.model.tokenizer.encode(rest, { addSpecialTokens: false }) : [];
-  return { call, context: { store, contextId, question, created } };
+  return { question: rest ? model.tokenizer.encode(rest, { addSpecialTokens: false }) : [] };
 }
 
 /** Why the store cannot answer this call (it generates free text only), if it cannot. */

@@ -43,14 +43,14 @@ export interface PressPrefillPlan {
 }
 
 /**
- * Where the question is known (CLI generate, a per-call prompt): FinchPress is query-aware (kvpress §2.3:
+ * Where the question is known (CLI generate, an AI SDK call's prompt): FinchPress is query-aware (kvpress §2.3:
  * context + delimiter + question, window = the question), so it prefills the question with the context, its
- * window the question's token count, and nothing is left to feed after it. Every other press compresses the
- * context alone; the question follows, never compressed.
+ * window the question's token count, and nothing is left to feed after it. Every other press — and Finch with
+ * no question tokens — compresses the context alone; the question follows, never compressed.
  */
 export function pressPrefillPlan(press: PressSpec, contextIds: readonly number[], questionIds: readonly number[]): PressPrefillPlan {
   const resolved = resolvePressSpec(press);
-  if (!(resolved instanceof FinchPress)) return { prefillIds: [...contextIds], press, afterIds: [...questionIds] };
+  if (!(resolved instanceof FinchPress) || questionIds.length === 0) return { prefillIds: [...contextIds], press, afterIds: [...questionIds] };
   const windowed = resolved.options.windowSize === undefined ? resolved.withOptions({ windowSize: questionIds.length }) : resolved;
   return { prefillIds: [...contextIds, ...questionIds], press: windowed, afterIds: [] };
 }
