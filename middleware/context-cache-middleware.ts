@@ -209,7 +209,7 @@ async function contextById(store: ContextStore, id: string): Promise<CachedConte
   const info = await store.get(id);
   const meta = info.meta as { messages?: ChatMessage[]; text?: string } | null;
   if (!meta || !Array.isArray(meta.messages) || typeof meta.text !== 'string') {
-    throw new InvalidArgumentError(`Context ${id} was stored from raw token ids, so there are no messages to put before a call's prompt`);
+    throw new InvalidArgumentError(`Context ${id} has no context messages to put before a call's prompt (it was stored from raw token ids, or with its question by a query-aware press such as FinchPress)`);
   }
   return { ...info, messages: meta.messages, text: meta.text, created: false };
 }

@@ -159,7 +159,7 @@ function unservable(call: PreparedCall): string | undefined {
 function contextMessagesOf(info: ContextInfo): ChatMessage[] {
   const meta = info.meta as { messages?: ChatMessage[] } | null;
   if (!meta || !Array.isArray(meta.messages)) {
-    throw new InvalidArgumentError(`Context ${info.id} was stored from raw token ids, so there are no messages to put before the call's prompt`);
+    throw new InvalidArgumentError(`Context ${info.id} has no context messages to put before the call's prompt (it was stored from raw token ids, or with its question by a query-aware press such as FinchPress)`);
   }
   return meta.messages;
 }

@@ -16,6 +16,7 @@ import {
 import { readModelFiles } from '../engine/model-files.js';
 import { tinyModelPath } from './helpers/tiny-models.js';
 import { nativeAddon } from '../engine/native.js';
+import { parseKvPayload as parse, type KvPayload as Payload } from './helpers/kv-payload.js';
 
 const modelPath = fileURLToPath(new URL('../../shared/models/stories260K.gguf', import.meta.url));
 const available = existsSync(modelPath);
@@ -26,7 +27,7 @@ const CONTEXT =
   'One day, Lily saw a big red ball under a tree. She wanted to play with it, but the ball was stuck.';
 const greedy: GenerateOptions = { maxTokens: 30, temperature: 0, stopTokenIds: [] };
 
-// ---- a plain reader / writer of the payload layout (native/src/addon/session-snapshot.h) ----------------
+// ---- a plain writer of the payload layout (native/src/addon/session-snapshot.h; the reader is in helpers) ----
 
 const MASK = (1n << 64n) - 1n;
 function mix(h: bigint, word: bigint): bigint {
@@ -41,57 +42,6 @@ function checksum(bytes: Uint8Array): bigint {
   let tail = 0n;
   for (let j = bytes.length - 1; j >= i; j--) tail = (tail << 8n) | BigInt(bytes[j]);
   return mix(mix(h, tail), 0x2545f4914f6cdd1dn);
-}
-
-interface Head {
-  positions: number[];
-  k: Uint8Array;
-  v: Uint8Array;
-}
-interface Payload {
-  magic: string;
-  version: number;
-  vocab: number;
-  history: number[];
-  pending: number[];
-  logits: Float32Array;
-  dtype: number;
-  nLayers: number;
-  nKvHeads: number;
-  headDim: number;
-  nextPosition: number;
-  heads: Head[];
-  checksum: bigint;
-}
-
-function parse(bytes: Uint8Array): Payload {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let o = 0;
-  const u32 = () => ((o += 4), view.getUint32(o - 4, true));
-  const i32s = (n: number) => Array.from({ length: n }, () => ((o += 4), view.getInt32(o - 4, true)));
-  const magic = new TextDecoder().decode(bytes.subarray(0, 4));
-  o = 4;
-  const version = u32();
-  const vocab = u32();
-  const [nHistory, nPending, nLogits] = [u32(), u32(), u32()];
-  const history = i32s(nHistory);
-  const pending = i32s(nPending);
-  const logits = new Float32Array(bytes.slice(o, o + 4 * nLogits).buffer);
-  o += 4 * nLogits;
-  const [dtype, nLayers, nKvHeads, headDim] = [u32(), u32(), u32(), u32()];
-  const nextPosition = i32s(1)[0];
-  const lengths = i32s(nLayers * nKvHeads);
-  const rowBytes = headDim * (dtype === 1 ? 2 : 4);
-  const heads = lengths.map((n) => {
-    const positions = i32s(n);
-    const k = bytes.slice(o, o + n * rowBytes);
-    const v = bytes.slice(o + n * rowBytes, o + 2 * n * rowBytes);
-    o += 2 * n * rowBytes;
-    return { positions, k, v };
-  });
-  const sum = view.getBigUint64(o, true);
-  expect(o + 8).toBe(bytes.length);
-  return { magic, version, vocab, history, pending, logits, dtype, nLayers, nKvHeads, headDim, nextPosition, heads, checksum: sum };
 }
 
 function build(p: Payload, options: { checksum?: 'compute' | 'keep' } = {}): Uint8Array {

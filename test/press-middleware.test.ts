@@ -1,11 +1,17 @@
 // pressMiddleware with the AI SDK: the context part of the prompt is compressed by the press (once per
-// context: further questions reuse the compressed cache), the question never is; generateText and
-// streamText both work; providerOptions.presskv.press picks the press per call; bad presses are typed errors.
-import { existsSync } from 'node:fs';
+// context: further questions reuse the compressed cache), the question never is — except by the query-aware
+// FinchPress, which compresses context + question together, its window the question, once per question;
+// generateText and streamText both work; providerOptions.presskv.press picks the press per call (through the
+// middleware or the provider alone); bad presses are typed errors.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Session } from '../engine/session.js';
+import { ContextStore } from '../engine/context-store.js';
+import { contextFilePath, readContextFile } from '../engine/context-file.js';
 import type { Model } from '../engine/model.js';
 import { pressMiddleware } from '../middleware/press-middleware.js';
 import { buildChatPrompt } from '../provider/chat-prompt.js';
@@ -13,6 +19,7 @@ import { renderContext } from '../server/chat-prompt-split.js';
 import { PressContextStore } from '../middleware/press-context-store.js';
 import { createPressKV, type PressKVProvider } from '../provider/create-presskv.js';
 import { tinyModelPath } from './helpers/tiny-models.js';
+import { parseKvPayload } from './helpers/kv-payload.js';
 
 (globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
 
@@ -44,6 +51,13 @@ describe.skipIf(!haveStories)('pressMiddleware on stories260K', () => {
     engine = await provider.loadModel(storiesPath);
     store = new PressContextStore(engine);
   });
+  // The question's token ids: what the whole prompt's rendering adds after the context's.
+  const questionIdsOf = (system: string, question: string) => {
+    const full = buildChatPrompt(engine, { messages: [{ role: 'system', content: system }, { role: 'user', content: question }] }).text;
+    const contextText = renderContext(engine, [{ role: 'system', content: system }]).text;
+    expect(full.startsWith(contextText)).toBe(true);
+    return engine.tokenizer.encode(full.slice(contextText.length), { addSpecialTokens: false });
+  };
   afterAll(async () => {
     await store?.dispose();
     provider?.dispose();
@@ -73,12 +87,7 @@ describe.skipIf(!haveStories)('pressMiddleware on stories260K', () => {
     expect(second.providerMetadata!.presskv).toMatchObject({ contextId: meta.contextId, tokensAfter: meta.tokensAfter });
     expect(second.usage.inputTokenDetails.cacheReadTokens).toBe(n);
     // Every question token was prefilled on top of the compressed context.
-    const questionIds = (q: string) => {
-      const full = buildChatPrompt(engine, { messages: [{ role: 'system', content: context }, { role: 'user', content: q }] }).text;
-      const contextText = renderContext(engine, [{ role: 'system', content: context }]).text;
-      expect(full.startsWith(contextText)).toBe(true);
-      return engine.tokenizer.encode(full.slice(contextText.length), { addSpecialTokens: false });
-    };
+    const questionIds = (q: string) => questionIdsOf(context, q);
     expect(second.usage.inputTokens).toBe(n + questionIds('The dog').length);
 
     // The same answer as compressing the context alone on a session and generating the question after it.
@@ -106,6 +115,147 @@ describe.skipIf(!haveStories)('pressMiddleware on stories260K', () => {
     expect(compressions).toBe(before);
     expect(text).toBe(whole.text);
     expect((await streamed.providerMetadata)!.presskv).toMatchObject({ press: 'KnormPress', cacheHit: true });
+  });
+});
+
+describe.skipIf(!haveStories)('FinchPress through the AI SDK on stories260K: query-aware (kvpress §2.3)', () => {
+  let provider: PressKVProvider;
+  let engine: Model;
+  let store: PressContextStore;
+  const context = STORY.repeat(4);
+  const ask = { system: context, maxOutputTokens: 8, temperature: 0 };
+  let contextIds: number[];
+  // The question's token ids as each path splits the prompt: the middleware encodes the text the prompt adds after
+  // the context's; the provider takes the prompt's tokens after the context's when they start the same way.
+  const questionIdsOf = (question: string, split: 'text' | 'tokens') => {
+    const full = buildChatPrompt(engine, { messages: [{ role: 'system', content: context }, { role: 'user', content: question }] });
+    if (split === 'tokens') {
+      expect(full.tokenIds.slice(0, contextIds.length)).toEqual(contextIds);
+      return full.tokenIds.slice(contextIds.length);
+    }
+    const contextText = renderContext(engine, [{ role: 'system', content: context }]).text;
+    expect(full.text.startsWith(contextText)).toBe(true);
+    return engine.tokenizer.encode(full.text.slice(contextText.length), { addSpecialTokens: false });
+  };
+  /** The engine's own plan (as `presskv generate` runs it): context + question prefilled with the question as the window, nothing fed after. */
+  const directAnswer = async (question: number[], press: Record<string, unknown>) => {
+    const session = engine.createSession();
+    try {
+      const stats = await session.prefillContext([...contextIds, ...question], { press: { ...press, name: 'finch', windowSize: question.length } });
+      const answer = await session.generate([], { maxTokens: 8, temperature: 0 });
+      return { lengths: stats.lengths, text: answer.text };
+    } finally {
+      await session.dispose();
+    }
+  };
+  beforeAll(async () => {
+    provider = createPressKV({ threads: 1 });
+    engine = await provider.loadModel(storiesPath);
+    store = new PressContextStore(engine);
+    contextIds = renderContext(engine, [{ role: 'system', content: context }]).tokenIds;
+  });
+  afterAll(async () => {
+    await store?.dispose();
+    provider?.dispose();
+  });
+
+  it('generateText with pressMiddleware: every (layer, kv-head) keeps floor((n_ctx + q)(1 − r)) slots, the q question tokens among them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'presskv-finch-'));
+    const fileStore = new ContextStore(engine, { cacheDir: dir });
+    try {
+      // Keys keep their original positions (no rerotation), so the stored cache shows which tokens were kept.
+      const press = { name: 'finch', compressionRatio: 0.5, rerotateKeys: false };
+      const model = wrapLanguageModel({ model: provider(storiesPath), middleware: pressMiddleware({ press, store: fileStore }) });
+      const question = questionIdsOf('Lily said', 'text');
+      const nCtx = contextIds.length;
+      const n = nCtx + question.length;
+      const kept = Math.floor(n * 0.5);
+      expect(question.length).toBeGreaterThan(2);
+      expect(kept).toBeGreaterThan(question.length);
+      const result = await generateText({ model, prompt: 'Lily said', ...ask });
+      const meta = result.providerMetadata!.presskv as Record<string, number | string | boolean>;
+      expect(meta).toMatchObject({ press: 'FinchPress', tokensBefore: n, tokensAfter: kept });
+      expect(result.usage.inputTokens).toBe(n);
+
+      const file = await readContextFile(contextFilePath(dir, meta.contextId as string));
+      expect(file.tokenIds).toEqual([...contextIds, ...question]);
+      expect(file.header.press).toMatchObject({ name: 'FinchPress', compressionRatio: 0.5, windowSize: question.length });
+      const { nLayers, nKvHeads } = engine.info.config;
+      expect(file.header.lengths).toEqual(Array(nLayers * nKvHeads).fill(kept));
+      const payload = parseKvPayload(file.kv!);
+      expect(payload.heads).toHaveLength(nLayers * nKvHeads);
+      for (const head of payload.heads) {
+        const positions = new Set(head.positions);
+        expect(positions.size).toBe(kept);
+        for (let i = 0; i < question.length; i++) expect(positions.has(nCtx + i)).toBe(true);
+        expect(head.positions.filter((p) => p < nCtx)).toHaveLength(kept - question.length);
+      }
+      const direct = await directAnswer(question, press);
+      expect(direct.lengths).toEqual(file.header.lengths);
+      expect(result.text).toBe(direct.text);
+    } finally {
+      await fileStore.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('two questions get their own compressed contexts; the same question again, by streamText, reuses its own', async () => {
+    const press = { name: 'finch', compressionRatio: 0.5 };
+    const model = wrapLanguageModel({ model: provider(storiesPath), middleware: pressMiddleware({ press, store }) });
+    const before = compressions;
+    const lily = await generateText({ model, prompt: 'Lily said', ...ask });
+    const dog = await generateText({ model, prompt: 'The dog was', ...ask });
+    expect(compressions - before).toBe(2);
+    const metaOf = (r: { providerMetadata?: Record<string, unknown> }) => r.providerMetadata!.presskv as Record<string, number | string | boolean>;
+    expect(metaOf(dog).contextId).not.toBe(metaOf(lily).contextId);
+    for (const [result, q] of [[lily, 'Lily said'], [dog, 'The dog was']] as const) {
+      const question = questionIdsOf(q, 'text');
+      const n = contextIds.length + question.length;
+      expect(metaOf(result)).toMatchObject({ tokensBefore: n, tokensAfter: Math.floor(n * 0.5), cacheHit: true });
+      expect(result.usage.inputTokenDetails.cacheWriteTokens).toBe(n);
+    }
+
+    const streamed = streamText({ model, prompt: 'Lily said', ...ask });
+    let text = '';
+    for await (const delta of streamed.textStream) text += delta;
+    expect(compressions - before).toBe(2);
+    expect(text).toBe(lily.text);
+    expect((await streamed.providerMetadata)!.presskv).toMatchObject({ press: 'FinchPress', contextId: metaOf(lily).contextId, cacheHit: true });
+    expect((await streamed.usage).inputTokenDetails.cacheReadTokens).toBe(metaOf(lily).tokensBefore);
+    // Each answer is the one its own question's compression gives.
+    expect(lily.text).toBe((await directAnswer(questionIdsOf('Lily said', 'text'), press)).text);
+    expect(dog.text).toBe((await directAnswer(questionIdsOf('The dog was', 'text'), press)).text);
+  });
+
+  it('at compression ratio 0 the answer is the uncompressed one: the question is neither lost nor fed twice', async () => {
+    const model = wrapLanguageModel({ model: provider(storiesPath), middleware: pressMiddleware({ press: { name: 'finch', compressionRatio: 0 }, store }) });
+    const question = questionIdsOf('Max', 'text');
+    const plain = await engine.generate([...contextIds, ...question], { maxTokens: 8, temperature: 0 });
+    const pressed = await generateText({ model, prompt: 'Max', ...ask });
+    expect(pressed.providerMetadata!.presskv).toMatchObject({ press: 'FinchPress', tokensBefore: contextIds.length + question.length });
+    expect(pressed.text).toBe(plain.text);
+  });
+
+  it('providerOptions.presskv.press on the provider alone is query-aware too; its stored context cannot be named as a context id', async () => {
+    const press = { name: 'finch', compressionRatio: 0.5 };
+    const model = provider(storiesPath);
+    const call = (prompt: string) => generateText({ model, prompt, ...ask, providerOptions: { presskv: { press } } });
+    const lily = await call('Lily said');
+    const dog = await call('The dog was');
+    const meta = lily.providerMetadata!.presskv as Record<string, number | string>;
+    const question = questionIdsOf('Lily said', 'tokens');
+    const n = contextIds.length + question.length;
+    expect(meta).toMatchObject({ tokensBefore: n, tokensAfter: Math.floor(n * 0.5) });
+    expect(lily.usage.inputTokenDetails.cacheWriteTokens).toBe(n);
+    expect(dog.providerMetadata!.presskv!.contextId).not.toBe(meta.contextId);
+    expect(lily.text).toBe((await directAnswer(question, press)).text);
+    const again = await call('Lily said');
+    expect(again.providerMetadata!.presskv).toMatchObject({ contextId: meta.contextId, cacheHit: true });
+    expect(again.usage.inputTokenDetails.cacheReadTokens).toBe(n);
+    expect(again.text).toBe(lily.text);
+    await expect(
+      generateText({ model, prompt: 'Max', maxOutputTokens: 2, providerOptions: { presskv: { contextId: meta.contextId as string } } }),
+    ).rejects.toThrow(/no context messages .*query-aware press such as FinchPress/);
   });
 });
 
