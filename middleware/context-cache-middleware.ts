@@ -3,7 +3,8 @@
 // prefills only its own messages. With neither, the context is taken from each call's own prompt (DESIGN.md
 // §5): up to and including the last message marked `providerOptions.presskv.cacheBreakpoint` (or
 // `compress: true`, on the message or one of its parts), else everything before the final user message; it
-// is stored on first sight and reused by every later call whose prompt starts the same way. Usage reports the reuse the way hosted providers report prompt caching
+// is stored on first sight and reused by every later call whose prompt starts the same way (with the query-aware
+// FinchPress: stored with each call's question, compressed together, and reused by that question only). Usage reports the reuse the way hosted providers report prompt caching
 // (inputTokens.cacheRead / cacheWrite) and providerMetadata.presskv = { contextId, tokensBefore, tokensAfter,
 // bytes, cacheHit, prefillMs }.
 //

@@ -2,10 +2,12 @@
 // answers the question on top of the compressed KV cache, for `wrapLanguageModel` (AI SDK 6).
 //   - The context part (DESIGN.md §5): up to and including the last message or part marked
 //     providerOptions.presskv.cacheBreakpoint (or compress: true); unmarked, everything before the final
-//     user message. The question (the rest) is never compressed.
+//     user message. The question (the rest) is never compressed — except by the query-aware FinchPress.
 //   - providerOptions.presskv.press sets the press for one call (a name, { name, ...options } or a Press).
 //   - A context is compressed once per (model, context tokens, press) and kept in the store: every further
 //     question on it forks the kept compressed cache (kvpress pipeline semantics: compress once, ask many).
+//     FinchPress (kvpress §2.3) compresses context + question together, its window the question, and keeps
+//     that per (context, question): only the same question reuses it.
 //   - providerMetadata.presskv: { tokensBefore (context tokens), tokensAfter (slots kept per (layer, kv-head),
 //     on average), bytesAfter (the compressed context's KV bytes), bytesBefore (when the store reports it),
 //     press (class name), prefillMs, contextId, cacheHit }.

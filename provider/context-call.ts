@@ -3,7 +3,8 @@
 // cachedContent does); else the prompt's context part (DESIGN.md §5: up to and including the last part marked
 // `providerOptions.presskv.cacheBreakpoint` / `compress`, else everything before the final user message) when
 // it is marked or the call names `providerOptions.presskv.press`: stored — compressed by that press — on first
-// sight (a cache write) and read by every later call; else, unmarked, the part before the final user message when a context with
+// sight (a cache write) and read by every later call (the query-aware FinchPress stores it with the call's
+// question, compressed together, and only the same question reads it); else, unmarked, the part before the final user message when a context with
 // exactly those tokens is already stored — uncompressed, or compressed by any press when the call names none
 // (automatic prefix caching: read only, nothing is written).
 //
