@@ -119,7 +119,9 @@ export class Session {
    * the next layer runs (no press, or compression ratio 0: the plain prefill, bit-identical). The last context
    * token's logits are kept, so evaluate / generate continue after the compressed context. A bad press config
    * fails here with a typed error before any work. A press that acts during decoding (DecodingPress, DMS)
-   * keeps acting on this session's later tokens (not on its forks).
+   * keeps acting on this session's later tokens (not on its forks). Tokens evaluated after the context
+   * continue at its uncompressed length, or right after the kept slots when the press re-rotated the keys
+   * (KeyRerotationPress, FinchPress with rerotateKeys), as kvpress positions the question.
    */
   async prefillContext(tokenIds: readonly number[], options: PrefillContextOptions = {}): Promise<PrefillContextResult> {
     this.assertLive();

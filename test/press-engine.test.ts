@@ -6,8 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromNativeError } from '../engine/errors.js';
+import { Model } from '../engine/model.js';
 import { readModelFiles } from '../engine/model-files.js';
 import { nativeAddon, type NativeModelHandle } from '../engine/native.js';
+import { KeyRerotationPress, KnormPress } from '../engine/presses/index.js';
 
 interface EvalResult {
   tokensBefore: number;
@@ -125,6 +127,29 @@ describe.skipIf(!available)('presses in the engine (stories260K)', () => {
     expect(out.tokensAfter).toBeLessThan(out.tokensBefore);
     expect(out.logits!.length).toBeGreaterThan(0);
     expect(out.logits!.every((x) => Number.isFinite(x))).toBe(true);
+  });
+
+  // kvpress-spec §5 "Position ids": after KeyRerotationPress the question sits at the compressed cache length,
+  // as on a session (prefillContext); the inner press alone keeps the same slots at their original positions.
+  it('KeyRerotationPress: the continuation follows the kept slots, exactly as after a session prefillContext', async () => {
+    const inner = new KnormPress({ compressionRatio: 0.5 });
+    const rerotation = new KeyRerotationPress({ press: inner });
+    const evaluated = run(rerotation.toNativeConfig(), true);
+    const originalPositions = run(inner.toNativeConfig(), true);
+    expect(evaluated.perLayer).toEqual(originalPositions.perLayer);
+
+    const engineModel = await Model.load(modelPath, { threads: 1 });
+    try {
+      const session = engineModel.createSession();
+      const stats = await session.prefillContext(Array.from(context), { press: rerotation });
+      expect(stats.nextPosition).toBe(Math.floor(context.length * (1 - 0.5))); // kvpress keeps floor(n(1 − r))
+      const sessionLogits = await session.evaluate(Array.from(continuation), { logits: 'all' });
+      await session.dispose();
+      expect(Array.from(evaluated.logits!)).toEqual(Array.from(sessionLogits!));
+      expect(Array.from(evaluated.logits!)).not.toEqual(Array.from(originalPositions.logits!));
+    } finally {
+      engineModel.dispose();
+    }
   });
 
   it('bad press configs fail before any work with typed errors', () => {

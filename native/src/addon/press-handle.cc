@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <map>
 
+#include "addon/context-prefill.h"
 #include "addon/registry.h"
 #include "core/errors.h"
 #include "addon/model-handle.h"
@@ -544,7 +545,8 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
 // → { tokensBefore, tokensAfter, bytesBefore, bytesAfter, perLayer: [{ layer, perHead: number[] }], ratio,
 //     logits?: Float32Array [continuation.length × vocab] }
 // Prefills the context layer-major with the press compressing each layer (the engine's own forward and
-// paged cache), then evaluates the continuation on top of the compressed cache (all rows' logits): what
+// paged cache), then evaluates the continuation on top of the compressed cache (all rows' logits), at the
+// positions a session's prefillContext gives it (both run addon/context-prefill.h): what
 // the press quality evaluation (KL / top-1 against ratio 0) and the memory checks need. Synchronous.
 Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -589,38 +591,8 @@ Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
     auto forward = Forward::create(model, pool);
     std::vector<float> logits;
     eval.logits = LogitsMode::None;
-    std::unique_ptr<press::ForwardPressHook> prefill_hook;
-    if (pipeline) {
-      prefill_hook = std::make_unique<press::ForwardPressHook>(*pipeline, lm, pool, true, (int32_t)context.size());
-      eval.press_hook = prefill_hook.get();
-    }
-    forward->eval(*cache, context.data(), (int32_t)context.size(), eval, logits);
-    if (prefill_hook && prefill_hook->layers_seen() == 0)
-      throw EngineError(ErrorCode::Internal,
-                        "the forward pass does not run presses yet: model/forward.cc must call EvalOptions.press_hook");
-    PagedKvCache& pc = paged(*cache);
-    const int64_t pages_per_head = ((int64_t)context.size() + pc.page_tokens() - 1) / pc.page_tokens();
-    const double bytes_before = (double)mc.n_layers * mc.n_kv_heads * pages_per_head * pc.page_bytes();
-    const double bytes_after = (double)cache->bytes();
-    Napi::Object out = Napi::Object::New(env);
-    Napi::Array per_layer = Napi::Array::New(env, mc.n_layers);
-    int64_t after = 0;
-    for (int32_t l = 0; l < mc.n_layers; ++l) {
-      Napi::Object entry = Napi::Object::New(env);
-      Napi::Array heads = Napi::Array::New(env, mc.n_kv_heads);
-      for (int32_t h = 0; h < mc.n_kv_heads; ++h) {
-        heads.Set(h, Napi::Number::New(env, cache->length(l, h)));
-        after += cache->length(l, h);
-      }
-      entry.Set("layer", l);
-      entry.Set("perHead", heads);
-      per_layer.Set(l, entry);
-    }
-    out.Set("tokensBefore", Napi::Number::New(env, (double)context.size() * mc.n_layers * mc.n_kv_heads));
-    out.Set("tokensAfter", Napi::Number::New(env, (double)after));
-    out.Set("bytesBefore", Napi::Number::New(env, bytes_before));
-    out.Set("bytesAfter", Napi::Number::New(env, bytes_after));
-    out.Set("perLayer", per_layer);
+    const ContextPrefillStats stats = prefill_context(*forward, *cache, context, eval, pipeline.get(), lm, pool, logits);
+    Napi::Object out = stats.to_js(env);
     out.Set("ratio", Napi::Number::New(env, pipeline ? pipeline->achieved_ratio() : 0.0));
     if (!continuation.empty()) {
       EvalOptions next = eval;

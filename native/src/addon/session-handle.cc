@@ -289,12 +289,10 @@ Napi::Value SessionHandle::prefill_context(const Napi::CallbackInfo& info) {
   check_token_ids(env, tokens, "contextTokens");
   if (tokens.empty()) throw_invalid(env, "prefillContext: the context is empty");
   std::shared_ptr<press::PressPipeline> pipeline;
-  bool rerotates = false;
   if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) {
     try {
       const ModelConfig& mc = runtime_->model->config();
       press::PressConfig config = parse_worker_press_config(env, info[1]);
-      rerotates = config.name == "KeyRerotationPress" || (config.name == "FinchPress" && config.flag("rerotateKeys", true));
       pipeline = std::make_shared<press::PressPipeline>(press::create_press(config, &mc), mc);
       pipeline->validate(int32_t(tokens.size()));
     } catch (const Napi::Error&) {
@@ -306,7 +304,7 @@ Napi::Value SessionHandle::prefill_context(const Napi::CallbackInfo& info) {
   auto reply = std::make_unique<JsReply>(env);
   Napi::Promise promise = reply->promise();
   runtime_->scheduler->submit(std::make_shared<PrefillContextJob>(runtime_.get(), state_, std::move(reply),
-                                                                  std::move(tokens), std::move(pipeline), rerotates));
+                                                                  std::move(tokens), std::move(pipeline)));
   return promise;
 }
 

@@ -58,6 +58,8 @@ class PressPipeline {
                           const ModelAccess& model);
   // True when the press may act during decoding (the forward can skip the gather otherwise).
   bool acts_during_decoding() const;
+  // True when the press re-rotates kept keys to contiguous positions (addon/context-prefill.h).
+  bool rerotates_keys() const { return press_->rerotates_keys(); }
   const std::vector<LayerStats>& stats() const { return stats_; }
   // Fraction of slots removed over the prefill's layers (tokens, not bytes).
   double achieved_ratio() const;

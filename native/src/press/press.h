@@ -115,6 +115,9 @@ class Press {
   virtual bool acts_during_decoding() const { return false; }
   // True when compress() only uses token-local inputs (DMS / decoding presses may feed it new tokens only).
   virtual bool token_local() const { return false; }
+  // True when compress() moves the kept keys to contiguous positions (KeyRerotationPress, FinchPress with
+  // rerotateKeys): new tokens then continue after the kept slots, not at the uncompressed length.
+  virtual bool rerotates_keys() const { return false; }
   // Deterministic RNG (Random, LeverageScore, CUR sketches): seeded from config "seed" (default 0).
   std::mt19937_64& rng() { return rng_; }
 

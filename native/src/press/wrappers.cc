@@ -61,6 +61,7 @@ class KeyRerotationPress : public WrapperPress {
     select_per_head(out.scores, v.n_kv_heads, v.n, kept_count(v.n, r), out);
     rerotate_to_contiguous(v, out);
   }
+  bool rerotates_keys() const override { return true; }
 };
 
 class ChunkKVPress : public WrapperPress {
