@@ -5,19 +5,10 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromNativeError, InternalError } from './errors.js';
+import type { SamplingOptions } from './types.js';
 
-/** The numbers the native sampler takes (engine/types.ts SamplingOptions, resolved to concrete values). */
-export interface NativeSampling {
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  presencePenalty?: number;
-  frequencyPenalty?: number;
-  penaltyLastN?: number;
-  seed?: number;
-}
+/** The numbers the native sampler takes: the public SamplingOptions, checked and resolved (generate.ts parseSampling). */
+export type NativeSampling = SamplingOptions;
 
 export interface NativeModelHandle {
   weightBytes(): number;

@@ -2,41 +2,19 @@
 // layer by layer through the engine's own forward pass and paged KV cache, each layer compressed by the
 // press as it completes. Checks that the KV bytes really fall (head-wise presses included), that the
 // question/continuation still runs on the compressed cache, and that ratio 0 changes nothing at all.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromNativeError } from '../engine/errors.js';
 import { Model } from '../engine/model.js';
 import { readModelFiles } from '../engine/model-files.js';
-import { nativeAddon, type NativeModelHandle } from '../engine/native.js';
+import type { NativeModelHandle } from '../engine/native.js';
 import { KeyRerotationPress, KnormPress } from '../engine/presses/index.js';
+import { havePressEvalFiles, pressEvalAddon, storiesGoldenPath, storiesModelPath, type EvalResult } from './helpers/press-eval-addon.js';
 
-interface EvalResult {
-  tokensBefore: number;
-  tokensAfter: number;
-  bytesBefore: number;
-  bytesAfter: number;
-  perLayer: { layer: number; perHead: number[] }[];
-  ratio: number;
-  logits?: Float32Array;
-}
-interface PressEngineAddon {
-  loadModel(spec: unknown, options?: { threads?: number }): NativeModelHandle;
-  pressEvalContext(model: NativeModelHandle, context: Int32Array, press: unknown, options?: unknown): EvalResult;
-}
-
-const modelsDir = fileURLToPath(new URL('../../shared/models/', import.meta.url));
-const modelPath = `${modelsDir}stories260K.gguf`;
-const goldenPath = `${modelsDir}golden-stories260K.json`;
-const addon = (() => {
-  try {
-    const a = nativeAddon() as unknown as Partial<PressEngineAddon>;
-    return typeof a.pressEvalContext === 'function' ? (a as PressEngineAddon) : undefined;
-  } catch {
-    return undefined;
-  }
-})();
-const haveFiles = existsSync(modelPath) && existsSync(goldenPath) && addon !== undefined;
+const addon = pressEvalAddon;
+const modelPath = storiesModelPath;
+const goldenPath = storiesGoldenPath;
+const haveFiles = havePressEvalFiles;
 if (!haveFiles) console.warn('[press-engine] skipped: stories260K (../shared/models) or the native press entry is missing');
 
 // The forward pass calls the press hook (model/forward.cc ↔ press/forward-hook.h) — probed once.

@@ -64,26 +64,7 @@ std::vector<float> copy_attention(const LayerView& v, const CopyAttentionOptions
   return out;
 }
 
-std::vector<float> output_l2_norms(const LayerView& v) {
-  const int32_t H = v.n_heads, Hk = v.n_kv_heads, d = v.head_dim, D = v.hidden_size, g = H / Hk, n = v.n;
-  if (!v.model->has_output_projection(v.layer))
-    throw EngineError(ErrorCode::InvalidArgument, "this press needs the output projection of the layer");
-  std::vector<float> wo((size_t)d * D), out((size_t)H * n);
-  std::vector<double> row(D);
-  for (int32_t h = 0; h < H; ++h) {
-    v.model->output_projection(v.layer, h, wo.data());
-    for (int32_t t = 0; t < n; ++t) {
-      std::fill(row.begin(), row.end(), 0.0);
-      const float* val = v.value(h / g, t);
-      for (int32_t c = 0; c < d; ++c)
-        for (int32_t o = 0; o < D; ++o) row[o] += (double)val[c] * wo[(size_t)c * D + o];
-      double s = 0;
-      for (double x : row) s += x * x;
-      out[(size_t)h * n + t] = (float)std::sqrt(s);
-    }
-  }
-  return out;
-}
+std::vector<float> output_l2_norms(const LayerView& v) { return value_output_norms(v, 2, "this press"); }
 
 void allocate_budgets(const std::vector<LayerView>& views, const std::vector<std::vector<float>>& scores, double ratio,
                       bool layerwise, std::vector<LayerDecision>& out) {

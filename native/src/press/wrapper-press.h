@@ -23,4 +23,22 @@ class WrapperPress : public Press {
   std::unique_ptr<Press> inner_;
 };
 
+// A wrapper around a scorer (config `press`) that removes a fraction of the cache: at ratio 0 it leaves the
+// layer unchanged, otherwise compress_at decides with the ratio.
+class RatioWrapperPress : public WrapperPress {
+ public:
+  RatioWrapperPress(const PressConfig& config, const ModelConfig* model);
+  void compress(LayerView& view, LayerDecision& out) final {
+    const double ratio = compression_ratio();
+    if (ratio == 0.0) {
+      out.unchanged = true;
+      return;
+    }
+    compress_at(view, out, ratio);
+  }
+
+ protected:
+  virtual void compress_at(LayerView& view, LayerDecision& out, double ratio) = 0;
+};
+
 }  // namespace presskv::press
