@@ -63,7 +63,7 @@ export interface NativeSession {
   generate(request: NativeGenerateRequest, onToken?: (id: number) => void): Promise<NativeGenerateResult>;
   sample(options: { sampling?: NativeSampling; allowedTokenIds?: Int32Array }): Promise<number>;
   abort(): void;
-  kvStats(): { tokens: number; bytes: number; sharedBytes: number };
+  kvStats(): { tokens: number; bytes: number; sharedBytes: number; lengths: number[] };
   truncate(n: number): Promise<void>;
   dispose(): Promise<void>;
   /** A new session sharing this one's KV pages copy-on-write, with its history, pending token and logits. */

@@ -187,5 +187,14 @@ export function contextUsage(result: ContextGenerateResult, run: ContextRun): { 
 
 export function contextMetadata(result: ContextGenerateResult): Record<string, number | string | boolean> {
   const c = result.context;
-  return { contextId: c.contextId, tokensBefore: c.tokensBefore, tokensAfter: c.tokensAfter, bytes: c.bytes, cacheHit: c.cacheHit, prefillMs: c.prefillMs };
+  return {
+    contextId: c.contextId,
+    // Which stored context answered: with automatic reuse, one compressed by any press may.
+    contextPress: c.press ? String(c.press.name) : 'none',
+    tokensBefore: c.tokensBefore,
+    tokensAfter: c.tokensAfter,
+    bytes: c.bytes,
+    cacheHit: c.cacheHit,
+    prefillMs: c.prefillMs,
+  };
 }

@@ -423,7 +423,7 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
   Napi::Array layers = lv.As<Napi::Array>();
   std::vector<int32_t> positions = parse_positions(in.Get("positions"), Hk, n);
 
-  press::PressPipeline pipeline(press::create_press(config, &model), model);
+  press::PressPipeline pipeline(config, model);
   if (!in.Get("seed").IsUndefined()) pipeline.press().rng().seed((uint64_t)get_number(in, "seed", 0));
   PlainWeights weights(model);
   PlainCache plain(L, Hk, d);
@@ -555,7 +555,7 @@ Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
   if (context.empty()) bad("pressEvalContext: the context is empty");
   std::unique_ptr<press::PressPipeline> pipeline;
   if (info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined())
-    pipeline = std::make_unique<press::PressPipeline>(press::create_press(parse_press_config(info[2]), &mc), mc);
+    pipeline = std::make_unique<press::PressPipeline>(parse_press_config(info[2]), mc);
   KvCacheOptions kv;
   EvalOptions eval;
   std::vector<int32_t> continuation;

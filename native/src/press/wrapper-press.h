@@ -17,6 +17,10 @@ class WrapperPress : public Press {
   void set_compression_ratio(double r) override { inner_->set_compression_ratio(r); }
   void validate(int32_t n_context) const override { inner_->validate(n_context); }
   void begin(int32_t n_layers) override { inner_->begin(n_layers); }
+  void copy_sequence_state(const Press& from) override {
+    Press::copy_sequence_state(from);
+    inner_->copy_sequence_state(*same_press_as<WrapperPress>(from).inner_);
+  }
 
  protected:
   std::string name_;

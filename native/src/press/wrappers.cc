@@ -360,6 +360,12 @@ class DMSPress : public WrapperPress {
     WrapperPress::begin(n_layers);
     buffers_.assign(n_layers, {});
   }
+  void copy_sequence_state(const Press& from) override {
+    WrapperPress::copy_sequence_state(from);
+    const auto& other = same_press_as<DMSPress>(from);
+    buffers_ = other.buffers_;
+    achieved_ = other.achieved_;
+  }
   void compress(LayerView& v, LayerDecision& out) override { step(v, out); }
   void decode(LayerView& v, LayerDecision& out) override {
     if (!decoding_) {
