@@ -264,15 +264,19 @@ export class ContextStore {
   }
 
   /**
-   * The longest stored context whose tokens start promptTokenIds (automatic reuse of a prompt's context
-   * part); only contexts without a press are matched unless `press` names the same press.
+   * The stored context whose tokens start promptTokenIds (automatic prefix caching of a prompt's context
+   * part): the longest one, and among equally long ones (the same tokens stored uncompressed and with
+   * presses) the most recently used. Contexts stored with any press or none match, unless `press` asks for
+   * contexts compressed by exactly that press.
    */
   findPrefix(promptTokenIds: readonly number[], press?: PressSpec): ContextInfo | undefined {
-    const wanted = JSON.stringify(press === undefined ? null : pressConfigOf(createPress(press)));
+    const wanted = press === undefined ? undefined : JSON.stringify(pressConfigOf(createPress(press)));
     let best: Entry | undefined;
     for (const entry of this.entries.values()) {
-      if (this.isExpired(entry) || JSON.stringify(entry.pressConfig) !== wanted) continue;
-      if (entry.tokenIds.length > promptTokenIds.length || (best && best.tokenIds.length >= entry.tokenIds.length)) continue;
+      if (this.isExpired(entry) || (wanted !== undefined && JSON.stringify(entry.pressConfig) !== wanted)) continue;
+      const n = entry.tokenIds.length;
+      if (n > promptTokenIds.length) continue;
+      if (best && (best.tokenIds.length > n || (best.tokenIds.length === n && best.lastUsed >= entry.lastUsed))) continue;
       if (entry.tokenIds.every((t, i) => promptTokenIds[i] === t)) best = entry;
     }
     return best ? this.infoOf(best) : undefined;

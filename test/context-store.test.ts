@@ -84,7 +84,9 @@ describe('ContextStore', () => {
   });
 
   it('finds the longest stored context that starts a prompt (automatic reuse)', async () => {
-    const store = new ContextStore(model);
+    // A clock that moves on every reading: "most recently used" never ties.
+    let clock = Date.now();
+    const store = new ContextStore(model, { now: () => ++clock });
     try {
       const short = tokens(6, 40);
       const long = [...short, ...tokens(7, 30)];
@@ -93,10 +95,16 @@ describe('ContextStore', () => {
       expect(store.findPrefix([...long, 9, 9])?.id).toBe(b.id);
       expect(store.findPrefix([...short, 9, 9])?.id).toBe(a.id);
       expect(store.findPrefix(tokens(8, 80))).toBeUndefined();
-      // A compressed context only matches a call that asks for the same press.
+      // A compressed context matches any call that names no press, and one that names the same press.
       const c = await store.create({ tokenIds: tokens(9, 50), press: 'knorm' });
-      expect(store.findPrefix([...tokens(9, 50), 1])).toBeUndefined();
+      expect(store.findPrefix([...tokens(9, 50), 1])?.id).toBe(c.id);
       expect(store.findPrefix([...tokens(9, 50), 1], 'knorm')?.id).toBe(c.id);
+      expect(store.findPrefix([...tokens(9, 50), 1], 'snapkv')).toBeUndefined();
+      // The same tokens stored with several presses (or none): the most recently used one.
+      const d = await store.create({ tokenIds: tokens(9, 50) });
+      expect(store.findPrefix([...tokens(9, 50), 1])?.id).toBe(d.id);
+      await store.generate(c.id, [1], { maxTokens: 1, temperature: 0 });
+      expect(store.findPrefix([...tokens(9, 50), 1])?.id).toBe(c.id);
     } finally {
       await store.dispose();
     }
