@@ -5,6 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readContextFile } from '../engine/context-file.js';
 import { ContextNotFoundError, ContextStore } from '../engine/context-store.js';
 import { ContextOverflowError, InvalidArgumentError } from '../engine/errors.js';
 import { Model } from '../engine/model.js';
@@ -177,6 +178,36 @@ describe('ContextStore', () => {
       expect(await store.delete(a.id)).toBe(false);
     } finally {
       await store.dispose();
+    }
+  });
+
+  it('a context stored with a decoding press compresses every call, also after a restart from its cacheDir file', async () => {
+    const dir = await tempDir();
+    const press = { name: 'decoding', press: { name: 'knorm' }, compressionInterval: 4, targetSize: 24 };
+    const ask = { maxTokens: 14, temperature: 0, stopTokenIds: [] as number[] };
+    const slotsOf = (r: { kv: { lengths?: number[] } }) => [Math.min(...r.kv.lengths!), Math.max(...r.kv.lengths!)];
+    const first = new ContextStore(model, { cacheDir: dir });
+    let id: string;
+    let answer: number[];
+    try {
+      ({ id } = await first.create({ tokenIds: tokens(21, 80), press }));
+      const result = await first.generate(id, [12, 13], ask);
+      // 14 forwards (the question, then 13 generated tokens): compressed at the 4th, 8th and 12th → 24 + 2 slots.
+      expect(slotsOf(result)).toEqual([26, 26]);
+      answer = result.generatedTokenIds;
+      // The saved KV would not carry the press's state: the file holds the tokens only.
+      expect((await readContextFile(join(dir, `${id}.pkvctx`))).header.payloadKind).toBe('tokens');
+    } finally {
+      await first.dispose();
+    }
+    const second = new ContextStore(model, { cacheDir: dir });
+    try {
+      const again = await second.generate(id, [12, 13], ask);
+      expect(again.context.cacheHit).toBe(false);
+      expect(again.generatedTokenIds).toEqual(answer);
+      expect(slotsOf(again)).toEqual([26, 26]);
+    } finally {
+      await second.dispose();
     }
   });
 
