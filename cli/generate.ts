@@ -11,6 +11,7 @@ import type { PressSpec } from '../engine/presses/base.js';
 import { buildChatPrompt } from '../provider/chat-prompt.js';
 import { choiceFlag, numberFlag, parseFlags, requireFlag, UsageError, type CommandIo } from './args.js';
 import { pressSpecFromFlags, splitContextTokens } from './press-flags.js';
+import { pressPrefillPlan } from '../engine/presses/finch.js';
 
 export const GENERATE_USAGE = `presskv generate --model <path|id> --prompt <text> [options]
 
@@ -31,7 +32,8 @@ export const GENERATE_USAGE = `presskv generate --model <path|id> --prompt <text
   --context-length <n>     context window (default: the model's)
   --press <name>           compress the context's KV cache with a press (kvpress class name such as
                            SnapKVPress, or its short name such as snapkv; \`presskv presses\` lists them);
-                           the prompt (question) is never compressed
+                           the prompt (question) is never compressed, except by the query-aware
+                           FinchPress, which prefills it with the context as its window
   --compression-ratio <r>  fraction of the context's KV slots the press removes, 0 ≤ r < 1
   --press-options <json>   more press options, e.g. '{"windowSize": 32}'; a wrapper's inner press as
                            '{"press": {"name": "snapkv"}}'
@@ -113,15 +115,17 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
     if (press) {
       const contextOnly = promptTokens(model, '', context, flags.raw === true, flags['no-thinking'] ? false : undefined, true);
       const { contextIds, questionIds } = splitContextTokens(promptTokenIds, contextOnly);
+      const plan = pressPrefillPlan(press, contextIds, questionIds);
       const session = model.createSession();
       try {
-        compressed = await session.prefillContext(contextIds, { press, signal: controller.signal });
+        compressed = await session.prefillContext(plan.prefillIds, { press: plan.press, signal: controller.signal });
         if (!flags.json)
           io.err(
-            `press: context ${contextIds.length} tokens, KV slots ${compressed.tokensBefore} → ${compressed.tokensAfter}, ` +
+            `press: ${plan.afterIds.length ? 'context' : 'context + question'} ${plan.prefillIds.length} tokens, ` +
+              `KV slots ${compressed.tokensBefore} → ${compressed.tokensAfter}, ` +
               `bytes ${compressed.bytesBefore} → ${compressed.bytesAfter} in ${compressed.prefillMs.toFixed(1)} ms`,
           );
-        result = await session.generate(questionIds, generateOptions);
+        result = await session.generate(plan.afterIds, generateOptions);
         result = { ...result, promptTokenIds, usage: { ...result.usage, inputTokens: promptTokenIds.length, totalTokens: promptTokenIds.length + result.usage.outputTokens } };
       } finally {
         await session.dispose();

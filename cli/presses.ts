@@ -6,7 +6,11 @@ import { Model } from '../engine/model.js';
 import { readModelFiles } from '../engine/model-files.js';
 import { callNative, nativeAddon } from '../engine/native.js';
 import { listPresses, type PressListing } from '../engine/presses/index.js';
-import { evaluatePressQuality, renderQualityTable, type QualityStory } from '../engine/presses/quality.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCalibration, writeCalibrationArtefact } from '../engine/presses/calibrate.js';
+import { evaluatePressQuality, qualityGap, renderQualityTable, type QualityArtefacts, type QualityStory } from '../engine/presses/quality.js';
 import type { CommandIo } from './args.js';
 
 const USAGE = `presskv presses [--json] [--kind scorer|wrapper|decoding|other]
@@ -72,28 +76,43 @@ async function runEvaluate(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): 
   const model = await Model.load(values.model, { threads: 1 });
   const files = await readModelFiles(model.info.path);
   const handle = callNative(() => nativeAddon().loadModel(files.spec, { threads: 1 }));
+  const artefactDir = await mkdtemp(join(tmpdir(), 'presskv-evaluate-'));
   try {
+    const writeStory = async (i: number, seed: number) => {
+      const prompt = model.tokenize(STORY_PROMPTS[i % STORY_PROMPTS.length]);
+      const result = await model.generate(prompt, { maxTokens: contextLength + continuationLength, temperature: 0.8, seed, stopTokenIds: [] });
+      return [...prompt, ...result.generatedTokenIds];
+    };
     const texts: QualityStory[] = [];
     for (let i = 0; i < stories; i++) {
-      const prompt = model.tokenize(STORY_PROMPTS[i]);
-      const result = await model.generate(prompt, { maxTokens: contextLength + continuationLength, temperature: 0.8, seed: 1 + i, stopTokenIds: [] });
-      const ids = [...prompt, ...result.generatedTokenIds];
+      const ids = await writeStory(i, 1 + i);
       const cut = ids.length - continuationLength;
       texts.push({ context: Int32Array.from(ids.slice(0, cut)), continuation: Int32Array.from(ids.slice(cut)) });
     }
+    const artefacts = await calibrateOnHeldOutStories(handle, model, artefactDir, (i) => writeStory(i, 101 + i));
     const rows = evaluatePressQuality(handle, texts, {
       ratios,
       vocab: model.info.config.vocab,
       nLayers: model.info.config.nLayers,
+      artefacts,
+      text: model.pressText,
       presses: presses?.map((p) => listPresses().find((x) => x.name === p || x.className === p)!.name),
       onRow: (row) => io.err(`${row.press} r=${row.ratio}: KL ${row.klDivergence.toFixed(4)}, top-1 ${(100 * row.top1Agreement).toFixed(1)} %`),
     });
+    const gaps = listPresses()
+      .filter((p) => !presses || presses.includes(p.name) || presses.includes(p.className))
+      .map((p) => ({ name: p.name, why: qualityGap(p.name, { artefacts }) }))
+      .filter((g) => g.why !== undefined);
     const table = renderQualityTable(rows, ratios);
     if (values.out) {
       const doc = await readFile(values.out, 'utf8').catch(() => '# Presses\n');
-      const section = `## Evaluation\n\nModel \`${values.model}\`, ${stories} stories written by the model (temperature 0.8, seeds 1..${stories}), ` +
+      const section =
+        `## Evaluation\n\nModel \`${values.model}\`, ${stories} stories written by the model (temperature 0.8, seeds 1..${stories}), ` +
         `context ${contextLength} tokens, next-token distributions over the following ${continuationLength} tokens compared with the ` +
-        `uncompressed cache. Reproduce: \`presskv presses evaluate --model ${values.model} --out ${values.out}\`.\n\n${table}\n`;
+        `uncompressed cache (decoding presses act while the continuation is fed token by token; "bytes kept" is measured after the prefill). ` +
+        `ExpectedAttentionStats, QFilter and DuoAttention's files are calibrated (\`presskv calibrate\`) on ${CALIBRATION_STORIES} other stories ` +
+        `(seeds 101..${100 + CALIBRATION_STORIES}). Reproduce: \`presskv presses evaluate --model ${values.model} --out ${values.out}\`.\n\n${table}\n` +
+        (gaps.length ? `\nNot evaluated: ${gaps.map((g) => `\`${g.name}\` (${g.why})`).join('; ')}.\n` : '');
       const at = doc.indexOf('## Evaluation');
       await writeFile(values.out, at >= 0 ? `${doc.slice(0, at)}${section}` : `${doc.trimEnd()}\n\n${section}`);
     }
@@ -102,7 +121,29 @@ async function runEvaluate(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): 
   } finally {
     handle.dispose();
     model.dispose();
+    await rm(artefactDir, { recursive: true, force: true });
   }
+}
+
+const CALIBRATION_STORIES = 4;
+
+/** The artefacts the calibrated presses read, computed from stories the evaluation does not score. */
+async function calibrateOnHeldOutStories(
+  handle: ReturnType<ReturnType<typeof nativeAddon>['loadModel']>,
+  model: Model,
+  dir: string,
+  story: (i: number) => Promise<number[]>,
+): Promise<QualityArtefacts> {
+  const chunks: Int32Array[] = [];
+  for (let i = 0; i < CALIBRATION_STORIES; i++) chunks.push(Int32Array.from(await story(i)));
+  const { nLayers, nHeads, nKvHeads, headDim } = model.info.config;
+  const artefacts: QualityArtefacts = {};
+  for (const [kind, file] of [['expected-attention-stats', 'stats.safetensors'], ['qfilter', 'qfilter.safetensors']] as const) {
+    const out = join(dir, file);
+    await writeCalibrationArtefact(out, runCalibration(handle, chunks, kind), { nLayers, nHeads, nKvHeads, headDim });
+    artefacts[kind] = out;
+  }
+  return artefacts;
 }
 
 const KINDS = ['scorer', 'wrapper', 'decoding', 'other'] as const;

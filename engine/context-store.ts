@@ -186,7 +186,7 @@ export class ContextStore {
       throw new InvalidArgumentError('name must be a string of at most 256 characters');
     }
     // Every press problem (unknown name, bad option, window longer than the context, missing artefact) fails here.
-    const press = input.press === undefined ? undefined : (await preparePress(input.press, { model: this.model.info.config, contextTokens: tokenIds.length })).press;
+    const press = input.press === undefined ? undefined : (await preparePress(input.press, { model: this.model.info.config, contextTokens: tokenIds.length, text: this.model.pressText })).press;
     const identity = this.identity(press);
     const key = contextKey(identity, tokenIds);
     const id = contextIdOf(key);

@@ -9,6 +9,7 @@ import { readModelFiles, type ModelFiles } from './model-files.js';
 import { callNative, nativeAddon, type NativeModelHandle, type NativeRuntime, type NativeRuntimeStats } from './native.js';
 import { Session, type SessionOptions } from './session.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
+import type { PressTextSource } from './presses/reconstruction-prompts.js';
 import type { GenerateOptions, GenerateResult, LoadOptions, ModelInfo } from './types.js';
 
 
@@ -97,6 +98,17 @@ export class Model {
     return this.tokenizer.decode([...ids], { skipSpecialTokens: options.skipSpecialTokens ?? true });
   }
 
+  /** The tokenizer and chat template (with BOS/EOS texts) that presses feeding text of their own (KVzip) tokenise with. */
+  get pressText(): PressTextSource {
+    const { bosTokenId, eosTokenIds } = this.info;
+    return {
+      tokenizer: this.tokenizer,
+      chatTemplate: this.chatTemplate,
+      bosToken: bosTokenId !== undefined ? this.tokenizer.tokenPiece(bosTokenId) : undefined,
+      eosToken: eosTokenIds.length ? this.tokenizer.tokenPiece(eosTokenIds[0]!) : undefined,
+    };
+  }
+
   /**
    * A sequence with its own KV cache (multi-turn reuse, step-by-step decoding). Dispose it when done.
    * With `kv` (bytes from Session.saveKv) the session starts from that saved state: the call then returns a
@@ -110,7 +122,10 @@ export class Model {
     if (options.kv !== undefined && !(options.kv instanceof Uint8Array))
       throw new InvalidArgumentError('createSession({ kv }) needs a Uint8Array from Session.saveKv()');
     const native = callNative(() => this.runtime.createSession({ maxTokens: options.maxTokens ?? this.contextLength }));
-    const session = new Session({ tokens: this.tokenizer, defaultStopTokenIds: this.stopTokenIds, modelConfig: this.files.spec.config }, native);
+    const session = new Session(
+      { tokens: this.tokenizer, defaultStopTokenIds: this.stopTokenIds, modelConfig: this.files.spec.config, pressText: this.pressText },
+      native,
+    );
     if (options.kv === undefined) return session;
     const kv = options.kv;
     return (async () => {

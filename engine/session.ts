@@ -18,6 +18,7 @@ import { GenerateStream } from './generate-stream.js';
 import type { ModelConfig } from './model-spec.js';
 import { preparePress } from './presses/prepare.js';
 import type { PressSpec } from './presses/base.js';
+import type { PressTextSource } from './presses/reconstruction-prompts.js';
 
 export interface SessionOptions {
   /** Context window of this sequence (default: the model's context length, or LoadOptions.contextLength). */
@@ -29,6 +30,8 @@ export interface SessionHost {
   defaultStopTokenIds: number[];
   /** The model's config: what a press is checked against (prefillContext). */
   modelConfig?: ModelConfig;
+  /** The model's tokenizer and chat template, for presses that feed the model text of their own (KVzip). */
+  pressText?: PressTextSource;
 }
 
 export interface PrefillContextOptions {
@@ -130,7 +133,8 @@ export class Session {
     let nativePress = null;
     if (options.press !== undefined) {
       if (!this.host.modelConfig) throw new InvalidArgumentError('prefillContext with a press needs a session created by Model.createSession');
-      nativePress = (await preparePress(options.press, { model: this.host.modelConfig, contextTokens: tokens.length })).native;
+      nativePress = (await preparePress(options.press, { model: this.host.modelConfig, contextTokens: tokens.length, text: this.host.pressText }))
+        .native;
     }
     const signal = options.signal;
     const abort = () => this.native.abort();

@@ -97,6 +97,34 @@ describe.skipIf(!haveStories)('presskv generate --press on stories260K', () => {
     expect(kv.perLayer.every((l) => l.perHead.length === nKvHeads)).toBe(true);
   });
 
+  it('--press kvzip: the reconstruction prompts come from the model\'s tokenizer; one budget over all layers and heads', async () => {
+    const { code, out, err } = await cli(...base, '--press', 'kvzip', '--compression-ratio', '0.5');
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const { kv } = JSON.parse(out) as { kv: KvJson };
+    const total = contextTokens * config.nLayers * config.nKvHeads;
+    expect(kv.tokensBefore).toBe(total);
+    expect(kv.tokensAfter).toBe(total - Math.floor(total * 0.5));
+  });
+
+  it('--press finch is query-aware: context + question prefilled together, the question its window (kept whole)', async () => {
+    const plain = JSON.parse((await cli(...base)).out) as { generatedTokenIds: number[]; usage: { inputTokens: number } };
+    const question = plain.usage.inputTokens - contextTokens;
+    const n = contextTokens + question;
+    const { code, out, err } = await cli(...base, '--press', 'finch', '--compression-ratio', '0.5');
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const { kv, press, generatedTokenIds } = JSON.parse(out) as { kv: KvJson; press: string; generatedTokenIds: number[] };
+    expect(press).toBe('FinchPress');
+    expect(kv.tokensBefore).toBe(n * config.nLayers * config.nKvHeads);
+    for (const l of kv.perLayer) expect(l.perHead).toEqual(Array(config.nKvHeads).fill(Math.floor(n * 0.5)));
+    expect(kv.tokens).toBe(n + 8); // the question is in the sequence once: nothing was fed after the prefill
+    expect(generatedTokenIds).toHaveLength(8);
+    // At ratio 0 nothing is dropped and the answer is the uncompressed one: the question was not lost or doubled.
+    const zero = JSON.parse((await cli(...base, '--press', 'finch', '--compression-ratio', '0')).out) as { generatedTokenIds: number[] };
+    expect(zero.generatedTokenIds).toEqual(plain.generatedTokenIds);
+  });
+
   it('bad press flags fail with a typed message before the model is loaded', async () => {
     const missing = ['generate', '--model', path.join(tmp, 'no-such-model.gguf'), '--context', 'x', '--prompt', 'y'];
     let r = await cli(...missing, '--press', 'snapkv', '--compression-ratio', '1');

@@ -9,6 +9,8 @@ import { Model } from '../engine/model.js';
 import { readModelFiles } from '../engine/model-files.js';
 import type { NativeModelHandle } from '../engine/native.js';
 import { KeyRerotationPress, KnormPress } from '../engine/presses/index.js';
+import { reconstructionPrompts } from '../engine/presses/reconstruction-prompts.js';
+import { loadTokenizer } from '../engine/tokenizer.js';
 import { havePressEvalFiles, pressEvalAddon, storiesGoldenPath, storiesModelPath, type EvalResult } from './helpers/press-eval-addon.js';
 
 const addon = pressEvalAddon;
@@ -35,6 +37,10 @@ async function forwardRunsPresses(): Promise<boolean> {
   }
 }
 const available = await forwardRunsPresses();
+// KVzip's reconstruction prompts, tokenised for this model as the engine does (engine/presses/prepare.ts).
+const kvzipPrompts = available
+  ? await readModelFiles(modelPath).then(async (files) => reconstructionPrompts({ tokenizer: await loadTokenizer(files), chatTemplate: files.chatTemplate }))
+  : {};
 
 const PAGE_TOKENS = 16;
 
@@ -90,7 +96,7 @@ describe.skipIf(!available)('presses in the engine (stories260K)', () => {
     ['CriticalAdaKVPress', { name: 'CriticalAdaKVPress', press: { name: 'SnapKVPress', options: { compressionRatio: 0.5 } } }],
     ['KeyRerotationPress', { name: 'KeyRerotationPress', press: { name: 'KnormPress', options: { compressionRatio: 0.5 } } }],
     ['ChunkKVPress', { name: 'ChunkKVPress', press: { name: 'KnormPress', options: { compressionRatio: 0.5 } } }],
-    ['KVzipPress', { name: 'KVzipPress', options: { compressionRatio: 0.5 } }],
+    ['KVzipPress', { name: 'KVzipPress', options: { compressionRatio: 0.5, ...kvzipPrompts } }],
     ['KVComposePress', { name: 'KVComposePress', options: { compressionRatio: 0.5, structured: false } }],
     ['DuoAttentionPress', { name: 'DuoAttentionPress', options: { headCompressionRatio: 0.5, onTheFlyScoring: true } }],
   ];

@@ -1,6 +1,6 @@
 // Finch: SnapKV-like scores from the question's queries, then rerotation to contiguous positions (kvpress spec §2.3).
 import { z } from 'zod';
-import { OtherPress, count, ratio, requireLonger } from './base.js';
+import { OtherPress, count, ratio, requireLonger, resolvePressSpec, type PressSpec } from './base.js';
 
 /**
  * The window is the question (the tokens after the context): the engine prefills context + question and sets
@@ -33,4 +33,24 @@ export class FinchPress extends OtherPress<{
       this.fail(`chunkLength (${chunk}) must be > windowSize / (1 − compressionRatio) = ${(w / (1 - this.options.compressionRatio)).toFixed(2)}`);
     }
   }
+}
+
+/** What a compressed prefill runs: the tokens the press sees, the press itself, and the tokens fed after it. */
+export interface PressPrefillPlan {
+  prefillIds: number[];
+  press: PressSpec;
+  afterIds: number[];
+}
+
+/**
+ * Where the question is known (CLI generate, a per-call prompt): FinchPress is query-aware (kvpress §2.3:
+ * context + delimiter + question, window = the question), so it prefills the question with the context, its
+ * window the question's token count, and nothing is left to feed after it. Every other press compresses the
+ * context alone; the question follows, never compressed.
+ */
+export function pressPrefillPlan(press: PressSpec, contextIds: readonly number[], questionIds: readonly number[]): PressPrefillPlan {
+  const resolved = resolvePressSpec(press);
+  if (!(resolved instanceof FinchPress)) return { prefillIds: [...contextIds], press, afterIds: [...questionIds] };
+  const windowed = resolved.options.windowSize === undefined ? resolved.withOptions({ windowSize: questionIds.length }) : resolved;
+  return { prefillIds: [...contextIds, ...questionIds], press: windowed, afterIds: [] };
 }

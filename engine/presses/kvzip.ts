@@ -1,10 +1,15 @@
 // KVzip and FastKVzip: global (across layers and heads) budgets from context-reconstruction importance.
 import { z } from 'zod';
 import type { ModelConfig } from '../model-spec.js';
-import { OtherPress, artefactPath, count, ratio } from './base.js';
+import { OtherPress, artefactPath, count, ratio, type NativePressConfig } from './base.js';
 import { checkSafetensorsArtefact, requireArtefactFile } from './artefacts.js';
+import { reconstructionPrompts, type PressTextSource } from './reconstruction-prompts.js';
 
-/** Scores each context token by the attention it gets while the model repeats the context; 2–3× prefill cost. */
+/**
+ * Scores each context token by the attention it gets while the model repeats the context (reconstruction
+ * passes after the prefill, in chunks of 2048 tokens); 2–3× prefill cost. Its native config carries the
+ * reconstruction prompts as token ids of the model, so it needs the model's tokenizer (nativeConfigFor).
+ */
 export class KVzipPress extends OtherPress<{ compressionRatio: number; layerwise: boolean; nSink: number; kvzipPlusNormalization: boolean }> {
   static readonly className = 'KVzipPress';
   static readonly shortName = 'kvzip';
@@ -16,6 +21,14 @@ export class KVzipPress extends OtherPress<{ compressionRatio: number; layerwise
       kvzipPlusNormalization: z.boolean().default(false),
     })
     .strict();
+
+  /** The native config with the reconstruction prompts tokenised for the model (none needed at ratio 0). */
+  nativeConfigFor(text: PressTextSource | undefined): NativePressConfig {
+    const config = this.toNativeConfig();
+    if (this.options.compressionRatio === 0) return config;
+    if (!text) this.fail('needs the model\'s tokenizer to build its reconstruction prompts: compress through a model (Session.prefillContext, the provider, the CLI)');
+    return { ...config, options: { ...config.options, ...reconstructionPrompts(text) } };
+  }
 }
 
 /** Width of FastKVzip's gate vectors (kvpress: dim16). */

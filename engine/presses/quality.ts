@@ -6,6 +6,8 @@ import { callNative, nativeAddon, type NativeModelHandle } from '../native.js';
 import { InternalError } from '../errors.js';
 import type { PressSpec } from './base.js';
 import { createPress, listPresses } from './registry.js';
+import { nativePressConfig } from './prepare.js';
+import type { PressTextSource } from './reconstruction-prompts.js';
 
 export interface PressEvalResult {
   tokensBefore: number;
@@ -20,11 +22,20 @@ interface PressEvalAddon {
   pressEvalContext(model: NativeModelHandle, context: Int32Array, press: unknown, options?: unknown): PressEvalResult;
 }
 
-/** Runs `context` through the engine with the press (null = uncompressed), then `continuation` on top. */
-export function evalContextWithPress(model: NativeModelHandle, context: Int32Array, press: PressSpec | null, continuation: Int32Array): PressEvalResult {
+/**
+ * Runs `context` through the engine with the press (null = uncompressed), then `continuation` on top. `text`:
+ * the model's tokenizer and chat template, which KVzip needs for its reconstruction prompts.
+ */
+export function evalContextWithPress(
+  model: NativeModelHandle,
+  context: Int32Array,
+  press: PressSpec | null,
+  continuation: Int32Array,
+  text?: PressTextSource,
+): PressEvalResult {
   const addon = nativeAddon() as unknown as Partial<PressEvalAddon>;
   if (typeof addon.pressEvalContext !== 'function') throw new InternalError('this build of the native addon has no pressEvalContext entry');
-  const config = press === null ? null : createPress(press).toNativeConfig();
+  const config = press === null ? null : nativePressConfig(createPress(press), text);
   return callNative(() => addon.pressEvalContext!(model, context, config, { continuation }));
 }
 
@@ -64,37 +75,92 @@ export function compareNextTokens(reference: Float32Array, compressed: Float32Ar
   return { klDivergence: kl / rows, top1Agreement: agree / rows };
 }
 
+/** Artefact files calibrated for the evaluation (`presskv calibrate` on text held out from it). */
+export type QualityArtefacts = Partial<Record<'expected-attention-stats' | 'qfilter' | 'duo-attention', string>>;
+
+export interface QualitySetup {
+  nLayers: number;
+  /** Context tokens compressed, and continuation tokens scored after them. */
+  contextTokens: number;
+  continuationTokens: number;
+  artefacts?: QualityArtefacts;
+}
+
+/** One evaluated configuration: a row of the table, labelled by its press and what differs from the defaults. */
+export interface QualityCase {
+  label: string;
+  spec: PressSpec;
+}
+
+const SNAPKV = { name: 'snapkv', windowSize: 32 } as const;
+
 /**
- * The configuration evaluated for each press at a ratio: kvpress's defaults, windows scaled to short
- * contexts, wrappers around SnapKV. Presses that need a trained or calibrated artefact file, and decoding
- * presses (which leave the prefill alone), are not evaluated here (undefined).
+ * What is evaluated for each press at a ratio: kvpress's defaults, windows scaled to short contexts, wrappers
+ * around SnapKV, artefacts calibrated on held-out text. ExpectedAttention and its stats variant get a second
+ * row with the future horizon set to the continuation and no covariance term (docs/PRESSES.md explains why).
+ * An empty list: the press is not evaluated here — qualityGap says why.
  */
-export function qualitySpec(name: string, ratio: number, nLayers: number): PressSpec | undefined {
+export function qualityCases(name: string, ratio: number, setup: QualitySetup): QualityCase[] {
   const r = { compressionRatio: ratio };
   const entry = listPresses().find((p) => p.name === name);
-  if (!entry) return undefined;
-  const table: Record<string, PressSpec | undefined> = {
-    snapkv: { name, ...r, windowSize: 32 },
-    pyramidkv: { name, ...r, windowSize: 32 },
-    'expected-attention': { name, ...r },
-    'expected-attention-stats': undefined,
-    qfilter: undefined,
-    kvzap: undefined,
-    'fast-kvzip': undefined,
-    lukv: undefined,
-    think: undefined, // frees no memory: it changes the keys, not the token count
-    simlayerkv: undefined, // its ratio is not a knob (lazy layers are detected)
-    'duo-attention': { name, headCompressionRatio: ratio, onTheFlyScoring: true },
-    finch: undefined, // needs the question prefilled with the context
-    'per-layer-compression': { name, compressionRatios: Array(nLayers).fill(ratio), press: { name: 'snapkv', windowSize: 32 } },
-    composed: { name, presses: [{ name: 'snapkv', windowSize: 32, compressionRatio: 1 - Math.sqrt(1 - ratio) }, { name: 'knorm', compressionRatio: 1 - Math.sqrt(1 - ratio) }] },
-    dms: undefined, // threshold-based: no ratio
-    'prefill-decoding': { name, prefillingPress: { name: 'snapkv', windowSize: 32, ...r } },
+  if (!entry || qualityGap(name, setup)) return [];
+  const one = (spec: PressSpec, label = name): QualityCase[] => [{ label, spec }];
+  const horizon = { nFuturePositions: setup.continuationTokens, useCovariance: false };
+  const horizonLabel = (n: string) => `${n} (nFuturePositions ${setup.continuationTokens}, useCovariance false)`;
+  // The inner scorer sees the hidden states of the tokens decoded since the last compression (≤ the interval).
+  const decoding = { compressionInterval: 16, hiddenStatesBufferSize: 32, press: { name: 'snapkv', windowSize: 8 } };
+  const target = Math.floor(setup.contextTokens * (1 - ratio));
+  switch (name) {
+    case 'snapkv':
+    case 'pyramidkv':
+      return one({ name, ...r, windowSize: 32 });
+    case 'expected-attention':
+      return [...one({ name, ...r }), ...one({ name, ...r, ...horizon }, horizonLabel(name))];
+    case 'expected-attention-stats': {
+      const artefactPath = setup.artefacts![name]!;
+      return [...one({ name, ...r, artefactPath }), ...one({ name, ...r, artefactPath, ...horizon }, horizonLabel(name))];
+    }
+    case 'qfilter':
+      return one({ name, ...r, artefactPath: setup.artefacts!.qfilter! });
+    case 'think': // keys lose channels, tokens stay: the ratio is the key-channel ratio
+      return one({ name, keyChannelCompressionRatio: ratio }, `${name} (keyChannelCompressionRatio = r)`);
+    case 'simlayerkv': // lazy layers keep nInitial + nRecent tokens, sized here to n·(1 − r)
+      return one({ name, lazyThreshold: 0.5, nInitial: 4, nRecent: Math.max(1, target - 4) }, `${name} (lazyThreshold 0.5, nRecent = n·(1 − r) − 4)`);
+    case 'duo-attention':
+      return one({ name, headCompressionRatio: ratio, onTheFlyScoring: true }, `${name} (headCompressionRatio = r, on-the-fly scores)`);
+    case 'finch': // no question in this evaluation: the window is the context's last 32 tokens
+      return one({ name, ...r, windowSize: 32 }, `${name} (window = last 32 context tokens)`);
+    case 'per-layer-compression':
+      return one({ name, compressionRatios: Array(setup.nLayers).fill(ratio), press: SNAPKV });
+    case 'composed': {
+      const each = 1 - Math.sqrt(1 - ratio);
+      return one({ name, presses: [{ ...SNAPKV, compressionRatio: each }, { name: 'knorm', compressionRatio: each }] });
+    }
+    case 'prefill-decoding':
+      return one({ name, prefillingPress: { ...SNAPKV, ...r } });
+    case 'decoding':
+    case 'cam':
+      return one({ name, ...decoding, targetSize: target }, `${name} (targetSize = n·(1 − r), interval 16)`);
+    case 'compression-ratio-decoding':
+      return one({ name, ...decoding, targetCompressionRatio: ratio }, `${name} (interval 16)`);
+  }
+  if (entry.kind === 'wrapper') return one({ name, ...r, press: SNAPKV });
+  return one({ name, ...r });
+}
+
+/** Why a press has no row in the evaluation (undefined: it has one). */
+export function qualityGap(name: string, setup: Pick<QualitySetup, 'artefacts'>): string | undefined {
+  const trained = 'needs trained weights, and none exist for this model';
+  const gaps: Record<string, string | undefined> = {
+    kvzap: trained,
+    'fast-kvzip': trained,
+    lukv: 'needs a per-head budget curve measured offline for the model (kvpress ships one for Llama-3.1-8B only)',
+    dms: 'evicts by a score threshold (KVzap log-scores), not by a ratio',
+    'custom-scorer': 'the scorer is user code',
+    'expected-attention-stats': setup.artefacts?.['expected-attention-stats'] ? undefined : 'no calibrated statistics given',
+    qfilter: setup.artefacts?.qfilter ? undefined : 'no calibrated Q-filters given',
   };
-  if (name in table) return table[name];
-  if (entry.kind === 'decoding') return undefined;
-  if (entry.kind === 'wrapper') return { name, ...r, press: { name: 'snapkv', windowSize: 32 } };
-  return { name, ...r };
+  return gaps[name];
 }
 
 export interface QualityRow {
@@ -111,33 +177,48 @@ export interface QualityStory {
   continuation: Int32Array;
 }
 
-/** Evaluates every press (that has a quality spec) at every ratio, averaged over the stories. */
+/** Evaluates every press (that has quality cases) at every ratio, averaged over the stories. */
 export function evaluatePressQuality(
   model: NativeModelHandle,
   stories: readonly QualityStory[],
-  options: { ratios: readonly number[]; vocab: number; nLayers: number; presses?: readonly string[]; onRow?: (row: QualityRow) => void },
+  options: {
+    ratios: readonly number[];
+    vocab: number;
+    nLayers: number;
+    artefacts?: QualityArtefacts;
+    presses?: readonly string[];
+    onRow?: (row: QualityRow) => void;
+    /** The model's tokenizer and chat template (KVzip's reconstruction prompts). */
+    text?: PressTextSource;
+  },
 ): QualityRow[] {
   const references = stories.map((s) => evalContextWithPress(model, s.context, null, s.continuation).logits!);
+  const setup: QualitySetup = {
+    nLayers: options.nLayers,
+    contextTokens: Math.min(...stories.map((s) => s.context.length)),
+    continuationTokens: Math.min(...stories.map((s) => s.continuation.length)),
+    artefacts: options.artefacts,
+  };
   const rows: QualityRow[] = [];
   for (const name of options.presses ?? listPresses().map((p) => p.name)) {
     for (const ratio of options.ratios) {
-      const spec = qualitySpec(name, ratio, options.nLayers);
-      if (!spec) continue;
-      let kl = 0;
-      let top1 = 0;
-      let kept = 0;
-      stories.forEach((story, i) => {
-        // Random is averaged over draws, one seed per story, so one lucky or unlucky draw does not decide its row.
-        const storySpec = name === 'random' && typeof spec === 'object' ? { ...(spec as object), seed: 1 + i } : spec;
-        const out = evalContextWithPress(model, story.context, storySpec as PressSpec, story.continuation);
-        const cmp = compareNextTokens(references[i], out.logits!, options.vocab);
-        kl += cmp.klDivergence / stories.length;
-        top1 += cmp.top1Agreement / stories.length;
-        kept += out.bytesAfter / out.bytesBefore / stories.length;
-      });
-      const row = { press: name, ratio, klDivergence: kl, top1Agreement: top1, bytesKept: kept };
-      rows.push(row);
-      options.onRow?.(row);
+      for (const { label, spec } of qualityCases(name, ratio, setup)) {
+        let kl = 0;
+        let top1 = 0;
+        let kept = 0;
+        stories.forEach((story, i) => {
+          // Random is averaged over draws, one seed per story, so one lucky or unlucky draw does not decide its row.
+          const storySpec = name === 'random' && typeof spec === 'object' ? { ...(spec as object), seed: 1 + i } : spec;
+          const out = evalContextWithPress(model, story.context, storySpec as PressSpec, story.continuation, options.text);
+          const cmp = compareNextTokens(references[i], out.logits!, options.vocab);
+          kl += cmp.klDivergence / stories.length;
+          top1 += cmp.top1Agreement / stories.length;
+          kept += out.bytesAfter / out.bytesBefore / stories.length;
+        });
+        const row = { press: label, ratio, klDivergence: kl, top1Agreement: top1, bytesKept: kept };
+        rows.push(row);
+        options.onRow?.(row);
+      }
     }
   }
   return rows;

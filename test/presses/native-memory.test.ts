@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { callNative, nativeAddon } from '../../engine/native.js';
 import { createPress, listPresses, type PressSpec } from '../../engine/presses/index.js';
 import { gaussian, makeLayerInputs, randomArray, seededRandom } from '../reference/presses/layer-inputs.js';
+import { kvzipPasses, type KVzipPieces } from '../reference/presses/reconstruction.js';
 import { makeTempDir, writeF32Safetensors, writeJson } from './artefact-files.js';
 import { pressAddon } from './native-harness.js';
 
@@ -88,6 +89,23 @@ function specFor(name: string): PressSpec | undefined {
   return { name, ...r };
 }
 
+// KVzip / KVCompose: their reconstruction passes (prompt pieces and per-layer pass inputs) stand in for the forward.
+const KVZIP_PIECES: KVzipPieces = { repeatPromptIds: [1, 2, 3], repeatPartPromptIds: [4, 5], suffixIds: [6], prefixLength: 4, chunkSize: 24 };
+function reconstruction(name: string, seed: number): { options?: Record<string, unknown>; inputs?: unknown } {
+  const context = Array.from({ length: n }, (_x, t) => 10 + t);
+  const planned = name === 'kvzip' ? kvzipPasses(context, KVZIP_PIECES) : name === 'kvcompose' ? [{ tokens: context }] : [];
+  if (planned.length === 0) return {};
+  const normal = gaussian(seededRandom(seed));
+  const passes = planned.map((p) => ({
+    layers: Array.from({ length: L }, () => ({
+      hidden: randomArray(p.tokens.length * D, normal),
+      keys: randomArray(Hk * p.tokens.length * d, normal),
+      values: randomArray(Hk * p.tokens.length * d, normal),
+    })),
+  }));
+  return { options: name === 'kvzip' ? { ...KVZIP_PIECES } : undefined, inputs: { context: Int32Array.from(context), passes } };
+}
+
 function layers(seed: number) {
   return Array.from({ length: L }, (_x, layer) => {
     const l = makeLayerInputs(seed + layer, { n, nLayers: L, layer, nHeads: H, nKvHeads: Hk, headDim: d, hidden: D, withWo: true });
@@ -104,8 +122,13 @@ describe.skipIf(!runPressPipeline)('memory freed for real in the paged cache', (
     it(`${name}`, () => {
       const press = createPress(specFor(name)!);
       const config = makeLayerInputs(1, { n: 1, nLayers: L, nHeads: H, nKvHeads: Hk, headDim: d, hidden: D }).config;
+      const native = press.toNativeConfig();
+      const passes = reconstruction(name, 201);
+      const pressConfig = passes.options ? { ...native, options: { ...native.options, ...passes.options } } : native;
       const out = callNative(() =>
-        runPressPipeline!(press.toNativeConfig(), { config, n, layers: layers(200), cache: 'paged', kvDtype: 'f32', pageTokens: PAGE_TOKENS, seed: 1 }),
+        runPressPipeline!(pressConfig, {
+          config, n, layers: layers(200), cache: 'paged', kvDtype: 'f32', pageTokens: PAGE_TOKENS, seed: 1, reconstruction: passes.inputs,
+        }),
       );
       expect(out.bytesBefore).toBe(L * Hk * Math.ceil(n / PAGE_TOKENS) * PAGE_BYTES);
       if (name === 'think') {

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runPressesCommand } from '../../cli/presses.js';
 import { nativeAddon } from '../../engine/native.js';
 import { createPress, listPresses } from '../../engine/presses/index.js';
-import { compareNextTokens, qualitySpec, renderQualityTable } from '../../engine/presses/quality.js';
+import { compareNextTokens, qualityCases, qualityGap, renderQualityTable } from '../../engine/presses/quality.js';
 import { gaussian, randomArray, seededRandom } from '../reference/presses/layer-inputs.js';
 import { makeTempDir, writeJson } from './artefact-files.js';
 
@@ -46,19 +46,33 @@ describe('next-token comparison', () => {
     expect(() => compareNextTokens(p, q.subarray(0, vocab), vocab)).toThrow(/different shapes/);
   });
 
-  it('evaluates a valid configuration for every press it covers, at every ratio', () => {
+  it('evaluates a valid configuration for every press it covers, at every ratio, and says why for the others', () => {
+    const setup = { nLayers: 5, contextTokens: 400, continuationTokens: 48 };
     let covered = 0;
-    for (const { name } of listPresses())
+    for (const { name } of listPresses()) {
+      const gap = qualityGap(name, setup);
       for (const r of [0.25, 0.5, 0.75]) {
-        const spec = qualitySpec(name, r, 5);
-        if (!spec) continue;
-        covered++;
-        const press = createPress(spec);
-        expect(() => press.validateForModel({ nLayers: 5 } as never)).not.toThrow();
-        if (press.compressionRatio !== undefined) expect(press.compressionRatio).toBeCloseTo(r, 10);
+        const cases = qualityCases(name, r, setup);
+        expect(cases.length === 0, `${name}: cases and gap disagree`).toBe(gap !== undefined);
+        for (const { label, spec } of cases) {
+          covered++;
+          expect(label.startsWith(name)).toBe(true);
+          const press = createPress(spec);
+          expect(() => press.validateForModel({ nLayers: 5 } as never)).not.toThrow();
+          expect(() => press.validateForContext(setup.contextTokens)).not.toThrow();
+          if (press.compressionRatio !== undefined && !label.includes('(')) expect(press.compressionRatio).toBeCloseTo(r, 10);
+        }
       }
-    expect(covered).toBeGreaterThanOrEqual(3 * 28);
-    for (const must of ['random', 'snapkv', 'expected-attention', 'kvzip']) expect(qualitySpec(must, 0.5, 5)).toBeDefined();
+    }
+    expect(covered).toBeGreaterThanOrEqual(3 * 36);
+    for (const must of ['random', 'snapkv', 'expected-attention', 'kvzip', 'decoding', 'think']) expect(qualityCases(must, 0.5, setup).length).toBeGreaterThan(0);
+    expect(qualityCases('expected-attention', 0.5, setup).map((c) => c.label)).toEqual([
+      'expected-attention',
+      'expected-attention (nFuturePositions 48, useCovariance false)',
+    ]);
+    expect(qualityGap('qfilter', setup)).toMatch(/calibrated/);
+    expect(qualityGap('qfilter', { artefacts: { qfilter: '/some/file' } })).toBeUndefined();
+    expect(qualityGap('kvzap', setup)).toMatch(/trained weights/);
   });
 
   it('renders one markdown row per press with a cell per ratio', () => {

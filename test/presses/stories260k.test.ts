@@ -8,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callNative, type NativeModelHandle } from '../../engine/native.js';
 import { readModelFiles } from '../../engine/model-files.js';
 import { CustomScorerPress, createPress, listPresses, type CustomScorerLayer, type Press, type PressSpec } from '../../engine/presses/index.js';
+import { nativePressConfig } from '../../engine/presses/prepare.js';
+import type { PressTextSource } from '../../engine/presses/reconstruction-prompts.js';
+import { loadTokenizer } from '../../engine/tokenizer.js';
 import { havePressEvalFiles, pressEvalAddon, storiesGoldenPath, storiesModelPath, type EvalResult } from '../helpers/press-eval-addon.js';
 import { makeTempDir, writeF32Safetensors, writeJson } from './artefact-files.js';
 
@@ -30,6 +33,7 @@ describe.skipIf(!available)('every press on stories260K', () => {
   let model: NativeModelHandle;
   let context: Int32Array;
   let continuation: Int32Array;
+  let text: PressTextSource; // KVzip's reconstruction prompts come from the model's tokenizer
   const tmp = makeTempDir('presskv-stories-presses-');
   const files: Record<string, string> = {};
 
@@ -41,6 +45,7 @@ describe.skipIf(!available)('every press on stories260K', () => {
   beforeAll(async () => {
     const modelFiles = await readModelFiles(modelPath);
     model = callNative(() => addon!.loadModel(modelFiles.spec, { threads: 1 }));
+    text = { tokenizer: await loadTokenizer(modelFiles), chatTemplate: modelFiles.chatTemplate };
     const golden = JSON.parse(readFileSync(goldenPath, 'utf8')) as { golden200: { ids: number[] } };
     const story = golden.golden200.ids;
     context = Int32Array.from([1, ...story, ...story]);
@@ -75,7 +80,7 @@ describe.skipIf(!available)('every press on stories260K', () => {
 
   const run = (press: Press | null, withContinuation: boolean): EvalResult =>
     callNative(() =>
-      addon!.pressEvalContext(model, context, press ? press.toNativeConfig() : null, { pageTokens: PAGE_TOKENS, continuation: withContinuation ? continuation : undefined }),
+      addon!.pressEvalContext(model, context, press ? nativePressConfig(press, text) : null, { pageTokens: PAGE_TOKENS, continuation: withContinuation ? continuation : undefined }),
     );
 
   /** The options each press runs with; the ones without a compressionRatio get their own knob set to remove ≥ half. */

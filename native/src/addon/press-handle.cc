@@ -10,10 +10,11 @@
 #include <cmath>
 #include <cstring>
 #include <algorithm>
+#include <functional>
 #include <map>
 
-#include "addon/context-prefill.h"
 #include "addon/js-options.h"
+#include "addon/prefill-stats.h"
 #include "addon/registry.h"
 #include "core/errors.h"
 #include "addon/model-handle.h"
@@ -21,6 +22,7 @@
 #include "kv/paged-kv-cache.h"
 #include "model/forward.h"
 #include "model/weights.h"
+#include "press/context-prefill.h"
 #include "press/forward-hook.h"
 #include "press/paged-cache-access.h"
 #include "press/pipeline.h"
@@ -372,6 +374,12 @@ class PlainCache : public press::LayerCacheAccess {
     }
   }
   const std::vector<std::vector<std::vector<Slot>>>& slots() const { return slots_; }
+  // Drops every slot appended at origin >= n (a reconstruction pass leaving the cache).
+  void truncate(int32_t n) {
+    for (auto& heads : slots_)
+      for (auto& head : heads)
+        head.erase(std::remove_if(head.begin(), head.end(), [&](const Slot& slot) { return slot.origin >= n; }), head.end());
+  }
 
  private:
   int32_t d_;
@@ -394,19 +402,33 @@ class PagedTestCache {
     PagedKvCache& c = paged(*cache_);
     for (int32_t h = 0; h < c.n_kv_heads(); ++h)
       c.append(layer, h, count, keys + (size_t)h * count * d, values + (size_t)h * count * d, d, positions + (size_t)h * count);
+    for (int32_t i = 0; i < c.n_kv_heads() * count; ++i) end_position_ = std::max(end_position_, positions[i] + 1);
   }
   press::LayerCacheAccess& access() { return *access_; }
   size_t bytes() const { return cache_->bytes(); }
+  // Drops every slot at position >= n_positions (this test cache appends without advancing the sequence,
+  // so it first moves the sequence's end past everything appended).
+  void truncate(int32_t n_positions) {
+    PagedKvCache& c = paged(*cache_);
+    if (end_position_ > c.next_position()) c.advance(end_position_ - c.next_position());
+    c.truncate(n_positions);
+  }
 
  private:
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<press::PagedCacheAccess> access_;
+  int32_t end_position_ = 0;
 };
 
 // runPressPipeline(pressConfig, { config, n, layers: [{ hidden [n*hidden], keys [Hk*n*d], values, weights,
-//   attentions? }], positions?, decode?: [{ q, layers: [{ hidden [q*hidden], keys [Hk*q*d], values }] }] })
-// → { layers: [{ kept: Int32Array[] (origins), positions: Int32Array[], keys: Float32Array[], values: Float32Array[] }],
-//     ratio, pressRatio, bytesBefore?, bytesAfter? }
+//   attentions? }], positions?, decode?: [{ q, layers: [{ hidden [q*hidden], keys [Hk*q*d], values }] }],
+//   reconstruction?: { context: Int32Array [n] token ids, passes: [{ layers: [{ hidden [q*hidden], keys [Hk*q*d],
+//   values }] }] } })
+// → { layers: [{ kept: Int32Array[] (origins), positions: Int32Array[], keys: Float32Array[], values: Float32Array[],
+//     scores?: Float32Array [Hk*n] (the last decision's, when the press scored) }], ratio, pressRatio, bytesBefore?,
+//     bytesAfter?, passes?: [{ tokens: Int32Array, begin, end }] }
+// `reconstruction` stands in for the forward of the press's reconstruction passes (press/context-prefill.h):
+// pass i's inputs must have q = the length of the i-th planned pass (returned in `passes`).
 // With inputs.cache = 'paged' (+ kvDtype 'f16' | 'f32', pageTokens) the engine's paged cache is used;
 // `kept` then lists the kept slots' positions (the paged cache does not track insertion order).
 Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
@@ -424,6 +446,7 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
   std::vector<int32_t> positions = parse_positions(in.Get("positions"), Hk, n);
 
   press::PressPipeline pipeline(config, model);
+  pipeline.record_scores(true);
   if (!in.Get("seed").IsUndefined()) pipeline.press().rng().seed((uint64_t)get_number(in, "seed", 0));
   PlainWeights weights(model);
   PlainCache plain(L, Hk, d);
@@ -441,6 +464,23 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
     if (use_paged) paged_cache->append(l, k, v, p, count, d);
     else plain.append(l, k, v, p, count, origin);
   };
+  // One later forward's per-layer inputs (q rows at positions first, first + 1, ...): appends its K / V to
+  // every layer and hands each layer's X to `after` (a reconstruction pass or a decoding step).
+  auto feed = [&](Napi::Array step_layers, int32_t q, int32_t first, int32_t origin,
+                  const std::function<void(int32_t layer, const float* x)>& after) {
+    std::vector<int32_t> step_positions((size_t)Hk * q);
+    for (int32_t h = 0; h < Hk; ++h)
+      for (int32_t t = 0; t < q; ++t) step_positions[(size_t)h * q + t] = first + t;
+    for (int32_t l = 0; l < L; ++l) {
+      if (!step_layers.Get(l).IsObject()) bad("per-layer inputs must be objects");
+      Napi::Object layer = step_layers.Get(l).As<Napi::Object>();
+      std::vector<float> x = get_floats(layer, "hidden", (size_t)q * D, true);
+      std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * q * d, true);
+      std::vector<float> values = get_floats(layer, "values", (size_t)Hk * q * d, true);
+      append(l, keys.data(), values.data(), step_positions.data(), q, origin);
+      after(l, x.data());
+    }
+  };
   std::vector<std::vector<float>> hidden(L);
   std::vector<std::vector<float>> attentions(L);
   for (int32_t l = 0; l < L; ++l) {
@@ -455,8 +495,34 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
   }
   const size_t bytes_before = use_paged ? paged_cache->bytes() : 0;
   pipeline.begin_prefill(n);
+  std::vector<press::ReconstructionPass> planned;
+  Napi::Value rv = in.Get("reconstruction");
+  if (rv.IsObject()) {
+    Napi::Object rec = rv.As<Napi::Object>();
+    Napi::Value ctx = rec.Get("context");
+    if (!ctx.IsTypedArray() || ctx.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        ctx.As<Napi::Int32Array>().ElementLength() != (size_t)n)
+      bad("inputs.reconstruction.context must be an Int32Array of n token ids");
+    Napi::Int32Array ids = ctx.As<Napi::Int32Array>();
+    planned = pipeline.plan_reconstruction(std::vector<int32_t>(ids.Data(), ids.Data() + n));
+  }
   for (int32_t l = 0; l < L; ++l)
     pipeline.after_layer(l, hidden[l].data(), n, 0, cache, weights, attentions[l].empty() ? nullptr : attentions[l].data());
+  if (!planned.empty()) {
+    Napi::Value pv = rv.As<Napi::Object>().Get("passes");
+    if (!pv.IsArray() || pv.As<Napi::Array>().Length() != planned.size())
+      bad("inputs.reconstruction.passes must hold one entry per planned pass (" + std::to_string(planned.size()) + ")");
+    Napi::Array passes = pv.As<Napi::Array>();
+    for (size_t i = 0; i < planned.size(); ++i) {
+      const int32_t q = (int32_t)planned[i].tokens.size();
+      Napi::Value plv = passes.Get(i).IsObject() ? passes.Get(i).As<Napi::Object>().Get("layers") : Napi::Value();
+      if (!plv.IsArray() || plv.As<Napi::Array>().Length() != (uint32_t)L) bad("reconstruction passes need one layer entry per layer");
+      feed(plv.As<Napi::Array>(), q, n, n,
+           [&](int32_t l, const float* x) { pipeline.after_pass_layer((int32_t)i, l, x, q, n, cache, weights); });
+      if (use_paged) paged_cache->truncate(n);
+      else plain.truncate(n);
+    }
+  }
   pipeline.finish_prefill(cache, weights);
   const size_t bytes_after = use_paged ? paged_cache->bytes() : 0;
 
@@ -470,18 +536,8 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
       const int32_t q = get_int(step, "q", false, 1);
       Napi::Value slv = step.Get("layers");
       if (q <= 0 || !slv.IsArray() || slv.As<Napi::Array>().Length() != (uint32_t)L) bad("decode steps need q > 0 and one layer entry per layer");
-      Napi::Array step_layers = slv.As<Napi::Array>();
-      std::vector<int32_t> step_positions((size_t)Hk * q);
-      for (int32_t h = 0; h < Hk; ++h)
-        for (int32_t t = 0; t < q; ++t) step_positions[(size_t)h * q + t] = next_position + t;
-      for (int32_t l = 0; l < L; ++l) {
-        Napi::Object layer = step_layers.Get(l).As<Napi::Object>();
-        std::vector<float> x = get_floats(layer, "hidden", (size_t)q * D, true);
-        std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * q * d, true);
-        std::vector<float> values = get_floats(layer, "values", (size_t)Hk * q * d, true);
-        append(l, keys.data(), values.data(), step_positions.data(), q, origin);
-        pipeline.after_decode_layer(l, x.data(), q, next_position, cache, weights);
-      }
+      feed(slv.As<Napi::Array>(), q, next_position, origin,
+           [&](int32_t l, const float* x) { pipeline.after_decode_layer(l, x, q, next_position, cache, weights); });
       next_position += q;
       origin += q;
     }
@@ -519,6 +575,8 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
     layer.Set("positions", pos);
     layer.Set("keys", keys);
     layer.Set("values", values);
+    if ((size_t)l < pipeline.stats().size() && !pipeline.stats()[l].scores.empty())
+      layer.Set("scores", float_array(env, pipeline.stats()[l].scores));
     result.Set(l, layer);
   }
   out.Set("layers", result);
@@ -528,6 +586,17 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
     out.Set("bytesAfter", Napi::Number::New(env, (double)bytes_after));
   }
   out.Set("pressRatio", Napi::Number::New(env, pipeline.press().compression_ratio()));
+  if (!planned.empty()) {
+    Napi::Array passes = Napi::Array::New(env, planned.size());
+    for (size_t i = 0; i < planned.size(); ++i) {
+      Napi::Object p = Napi::Object::New(env);
+      p.Set("tokens", int_array(env, planned[i].tokens));
+      p.Set("begin", planned[i].begin);
+      p.Set("end", planned[i].end);
+      passes.Set((uint32_t)i, p);
+    }
+    out.Set("passes", passes);
+  }
   return out;
 }
 
@@ -537,7 +606,7 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
 //     logits?: Float32Array [continuation.length × vocab] }
 // Prefills the context layer-major with the press compressing each layer (the engine's own forward and
 // paged cache), then evaluates the continuation on top of the compressed cache (all rows' logits), at the
-// positions a session's prefillContext gives it (both run addon/context-prefill.h): what
+// positions a session's prefillContext gives it (both run press/context-prefill.h): what
 // the press quality evaluation (KL / top-1 against ratio 0) and the memory checks need. Synchronous.
 Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -577,23 +646,34 @@ Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
 
   const LoadedModel& lm = loaded(*model);
   ThreadPool& pool = *handle->thread_pool();
+  // A private cache: its window also fits the reconstruction passes of KVzip / KVCompose (at most the
+  // context again plus short instruction prompts), which a session's window may not.
+  kv.max_tokens = std::max<int64_t>(mc.context_length, 2 * ((int64_t)context.size() + (int64_t)continuation.size()) + 1024);
   auto cache = KvCache::create(mc, KvPool::create(0), kv);
   auto forward = Forward::create(model, pool);
   std::vector<float> logits;
   eval.logits = LogitsMode::None;
-  const ContextPrefillStats stats = prefill_context(*forward, *cache, context, eval, pipeline.get(), lm, pool, logits);
-  Napi::Object out = stats.to_js(env);
+  press::prefill_context(*forward, *cache, context, eval, pipeline.get(), lm, pool, logits);
+  Napi::Object out = prefill_stats(*cache, (int32_t)context.size()).to_js(env);
   out.Set("ratio", Napi::Number::New(env, pipeline ? pipeline->achieved_ratio() : 0.0));
   if (!continuation.empty()) {
     EvalOptions next = eval;
     next.logits = LogitsMode::All;
-    std::unique_ptr<press::ForwardPressHook> decode_hook;
     next.press_hook = nullptr;
     if (pipeline && pipeline->acts_during_decoding()) {
-      decode_hook = std::make_unique<press::ForwardPressHook>(*pipeline, lm, pool, false, (int32_t)continuation.size());
-      next.press_hook = decode_hook.get();
+      // A decoding press acts between generated tokens, so the continuation is fed one token at a time,
+      // as generation would: each token's logits see the cache as compressed so far.
+      std::vector<float> all, row;
+      for (const int32_t token : continuation) {
+        press::ForwardPressHook decode_hook(*pipeline, lm, pool, false, 1);
+        next.press_hook = &decode_hook;
+        forward->eval(*cache, &token, 1, next, row);
+        all.insert(all.end(), row.begin(), row.end());
+      }
+      logits.swap(all);
+    } else {
+      forward->eval(*cache, continuation.data(), (int32_t)continuation.size(), next, logits);
     }
-    forward->eval(*cache, continuation.data(), (int32_t)continuation.size(), next, logits);
     out.Set("logits", float_array(env, logits));
   }
   return out;

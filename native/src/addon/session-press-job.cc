@@ -8,11 +8,12 @@
 #include <mutex>
 #include <string>
 
-#include "addon/context-prefill.h"
+#include "addon/prefill-stats.h"
 #include "addon/press-config-js.h"
 #include "core/errors.h"
 #include "kv/paged-kv-cache.h"
 #include "model/weights.h"
+#include "press/context-prefill.h"
 
 namespace presskv::addon {
 namespace {
@@ -143,8 +144,9 @@ bool PrefillContextJob::step() {
   options.chunk_size = runtime_->options.prefill_chunk;
   options.abort = &aborted;
   std::vector<float> logits;
-  const ContextPrefillStats stats = prefill_context(*runtime_->forward, *state_->cache, tokens_, options, pipeline_.get(),
-                                                    loaded(*runtime_->model), *runtime_->pool, logits);
+  press::prefill_context(*runtime_->forward, *state_->cache, tokens_, options, pipeline_.get(), loaded(*runtime_->model),
+                         *runtime_->pool, logits);
+  const PrefillStats stats = prefill_stats(*state_->cache, n);
   state_->history = tokens_;
   state_->last_logits = std::move(logits);
   if (pipeline_ && pipeline_->acts_during_decoding()) state_->decoding_press = pipeline_;

@@ -22,7 +22,7 @@ press::PressConfig parse_worker_press_config(Napi::Env env, Napi::Value value);
 // the next layer runs), so abort is honoured between chunks and layers, not between jobs. Afterwards the
 // session holds the compressed cache and the last context token's logits; new tokens continue at the
 // uncompressed length, or at the compressed length when the press re-rotated the keys (KeyRerotationPress,
-// FinchPress), as kvpress does (press::position_after_prefill). A press that acts during decoding stays on the session for later evals.
+// FinchPress), as kvpress does (press/context-prefill.h). A press that acts during decoding stays on the session for later evals.
 class PrefillContextJob : public SessionJob {
  public:
   PrefillContextJob(RuntimeCore* runtime, std::shared_ptr<SessionState> state, std::unique_ptr<JsReply> reply,

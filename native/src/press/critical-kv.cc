@@ -14,7 +14,7 @@ namespace {
 
 // ν [Hk, n] = mean over the group of ‖V_{kv,t} W_O[h]‖₁.
 std::vector<float> output_norms(const LayerView& v) {
-  const std::vector<float> per_head = value_output_norms(v, 1, "CriticalKV");
+  const std::vector<float> per_head = value_output_norms(v, 1, "CriticalKV", 0, v.n);
   std::vector<float> out((size_t)v.n_kv_heads * v.n);
   mean_over_groups(per_head.data(), v.n_heads, v.n_kv_heads, v.n, out.data());
   return out;

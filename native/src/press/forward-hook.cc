@@ -11,6 +11,10 @@ ForwardPressHook::ForwardPressHook(PressPipeline& pipeline, const LoadedModel& m
   if (prefill_) pipeline_.begin_prefill(n_tokens);
 }
 
+ForwardPressHook::ForwardPressHook(PressPipeline& pipeline, const LoadedModel& model, ThreadPool& pool,
+                                   ReconstructionPassIndex pass)
+    : pipeline_(pipeline), model_(model), access_(model, pool), prefill_(false), pass_(pass.pass) {}
+
 void ForwardPressHook::before_layer(int32_t layer, const float* residual, int32_t n) {
   if (!active()) return;
   const ModelConfig& c = model_.config();
@@ -25,11 +29,13 @@ void ForwardPressHook::after_layer(PagedKvCache& cache, int32_t layer, int32_t n
   if (!active()) return;
   PagedCacheAccess access(cache);
   if (prefill_) pipeline_.after_layer(layer, x_.data(), n, first_position, access, access_);
+  else if (pass_ >= 0) pipeline_.after_pass_layer(pass_, layer, x_.data(), n, first_position, access, access_);
   else pipeline_.after_decode_layer(layer, x_.data(), n, first_position, access, access_);
 }
 
 void ForwardPressHook::after_all_layers(PagedKvCache& cache) {
-  if (!prefill_) return;
+  // A reconstructing press decides after its passes (press/context-prefill.cc).
+  if (!prefill_ || pipeline_.reconstructs()) return;
   PagedCacheAccess access(cache);
   pipeline_.finish_prefill(access, access_);
 }

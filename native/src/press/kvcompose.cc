@@ -1,14 +1,17 @@
-// KVComposePress (kvpress-spec §2.14): attention of a repeated copy of the context over the context
-// scores every (layer, head, token); composite per-layer rankings give layer budgets (structured) or
-// per-head budgets (unstructured); each head keeps its own top slots. Both variants free memory for real.
+// KVComposePress (kvpress-spec §2.14): the context is run through the model a second time on top of its
+// own cache (one reconstruction pass, press/context-prefill.h); the attention of that copy over the
+// context scores every (layer, head, token); composite per-layer rankings give layer budgets (structured)
+// or per-head budgets (unstructured); each head keeps its own top slots. Both variants free memory for real.
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <numeric>
 
-#include "press/context-copy.h"
+#include "press/cross-layer-press.h"
 #include "press/press-factories.h"
 #include "press/press-math.h"
+#include "press/reconstruction-attention.h"
+#include "press/reconstruction-plan.h"
 #include "press/scorer-press.h"
 #include "press/selection.h"
 
@@ -21,11 +24,10 @@ bool parse_aggregate(const PressConfig& c, const char* key, const char* fallback
   return v == "max";
 }
 
-class KVComposePress : public Press {
+class KVComposePress : public CrossLayerPress {
  public:
   explicit KVComposePress(const PressConfig& c)
-      : name_(c.name),
-        ratio_(checked_ratio(c)),
+      : CrossLayerPress(c),
         structured_(c.flag("structured", true)),
         task_max_(parse_aggregate(c, "aggTask", "max")),
         group_max_(parse_aggregate(c, "aggGroup", "mean")),
@@ -33,22 +35,25 @@ class KVComposePress : public Press {
         add_v_norm_(c.flag("addVNorm", false)),
         add_mean_(c.flag("addMeanAcrossHeads", true)),
         lower_bound_((int32_t)c.integer("keepTokenLowerBound", 0, 0)) {}
-  const std::string& name() const override { return name_; }
-  PressKind kind() const override { return PressKind::Other; }
-  double compression_ratio() const override { return ratio_; }
-  void set_compression_ratio(double r) override { ratio_ = r; }
-  bool defers_to_finish() const override { return true; }
-  void begin(int32_t n_layers) override { scores_.assign(n_layers, {}); }
+  void begin(int32_t n_layers) override {
+    CrossLayerPress::begin(n_layers);
+    plan_.reset();
+  }
 
-  void compress(LayerView& v, LayerDecision& out) override {
-    out.unchanged = true;
-    if (ratio_ == 0.0) return;
-    const int32_t n = v.n, H = v.n_heads, Hk = v.n_kv_heads, g = H / Hk;
-    CopyAttentionOptions o;
-    o.begin = 0;
-    o.end = n;
+  void compress(LayerView& /*view*/, LayerDecision& out) override { out.unchanged = true; }
+
+  // kvpress's default prompt: the context itself, once more.
+  std::vector<ReconstructionPass> reconstruction_passes(const std::vector<int32_t>& context) override {
+    std::vector<ReconstructionPass> passes;
+    if (ratio_ != 0.0) passes.push_back({context, 0, (int32_t)context.size()});
+    return plan_.adopt(std::move(passes), (int32_t)scores_.size());
+  }
+
+  void score_pass(const LayerView& v, int32_t pass) override {
+    const int32_t H = v.n_heads, Hk = v.n_kv_heads, g = H / Hk, n = v.n - v.q;
+    PassAttentionOptions o = plan_.score_layer(pass);  // the whole context
     o.use_max = task_max_;
-    const std::vector<float> attn = copy_attention(v, o);  // [H, n]
+    const std::vector<float> attn = pass_attention(v, o);  // [H, n]
     std::vector<float> s((size_t)Hk * n, 0.0f);
     for (int32_t kv = 0; kv < Hk; ++kv)
       for (int32_t t = 0; t < n; ++t) {
@@ -66,18 +71,14 @@ class KVComposePress : public Press {
         for (int32_t kv = 0; kv < Hk; ++kv) mean += s[(size_t)kv * n + t] / Hk;
         for (int32_t kv = 0; kv < Hk; ++kv) s[(size_t)kv * n + t] += (float)mean;
       }
-    if (v.layer >= (int32_t)scores_.size()) scores_.resize(v.layer + 1);
-    scores_[v.layer] = s;
-    out.scores = std::move(s);
+    layer_scores(v.layer) = std::move(s);
   }
 
   void finish(std::vector<LayerView>& views, std::vector<LayerDecision>& out) override {
     const int32_t L = (int32_t)views.size();
+    if (ratio_ != 0.0) plan_.require_complete(name_);
+    if (!ready_to_decide(views, out)) return;
     out.assign(L, {});
-    if (ratio_ == 0.0 || (int32_t)scores_.size() < L) {
-      for (auto& d : out) d.unchanged = true;
-      return;
-    }
     const int32_t Hk = views[0].n_kv_heads, n = views[0].n;
     for (const LayerView& v : views)
       if (v.n != n) invalid(name_, "needs the same context length in every layer");
@@ -125,11 +126,9 @@ class KVComposePress : public Press {
   }
 
  private:
-  std::string name_;
-  double ratio_;
   bool structured_, task_max_, group_max_, head_max_, add_v_norm_, add_mean_;
   int32_t lower_bound_;
-  std::vector<std::vector<float>> scores_;
+  ReconstructionPlan plan_;
 };
 
 }  // namespace

@@ -1,79 +1,129 @@
 // KVzipPress and FastKVzipPress (kvpress-spec §2.12, §2.13): importance of every (layer, head, token)
 // for reconstructing the context, then one budget over all layers; each head keeps its own slots (freed
-// for real). Both decide after the last layer, so the whole uncompressed context cache exists until then.
+// for real). KVzip measures it with the reconstruction passes the engine runs after the prefill
+// (press/context-prefill.h); FastKVzip predicts it from the prefill with learned gates.
 #include <algorithm>
 #include <cmath>
 
 #include "press/artefacts.h"
-#include "press/context-copy.h"
+#include "press/cross-layer-press.h"
 #include "press/press-factories.h"
 #include "press/press-math.h"
+#include "press/reconstruction-attention.h"
+#include "press/reconstruction-plan.h"
 #include "press/scorer-press.h"
 
 namespace presskv::press {
 namespace {
 
-class KVzipPress : public Press {
+// Token ids from a numeric list option (absent: empty, present = false).
+std::vector<int32_t> token_ids(const PressConfig& c, const std::string& key, bool& present) {
+  auto it = c.lists.find(key);
+  present = it != c.lists.end();
+  std::vector<int32_t> out;
+  if (!present) return out;
+  for (double id : it->second) {
+    if (id != (double)(int32_t)id || id < 0) invalid(c.name, "option '" + key + "' must hold token ids (integers >= 0)");
+    out.push_back((int32_t)id);
+  }
+  return out;
+}
+
+// kvpress appends the last 8 tokens of the previous chunk to the "Repeat the part ..." instruction.
+constexpr int32_t kPreviousChunkTail = 8;
+
+class KVzipPress : public GlobalBudgetPress {
  public:
   explicit KVzipPress(const PressConfig& c)
-      : name_(c.name),
-        ratio_(checked_ratio(c)),
-        layerwise_(c.flag("layerwise", false)),
+      : GlobalBudgetPress(c),
         n_sink_((int32_t)c.integer("nSink", 4, 0)),
         plus_(c.flag("kvzipPlusNormalization", false)),
-        chunk_((int32_t)c.integer("chunkSize", 2048, 1)) {}
-  const std::string& name() const override { return name_; }
-  PressKind kind() const override { return PressKind::Other; }
-  double compression_ratio() const override { return ratio_; }
-  void set_compression_ratio(double r) override { ratio_ = r; }
-  bool defers_to_finish() const override { return true; }
-  void begin(int32_t n_layers) override { scores_.assign(n_layers, {}); }
+        chunk_((int32_t)c.integer("chunkSize", 2048, 1)),
+        prefix_length_((int32_t)c.integer("prefixLength", 0, 0)) {
+    bool first = false, next = false, suffix = false;
+    repeat_ids_ = token_ids(c, "repeatPromptIds", first);
+    repeat_part_ids_ = token_ids(c, "repeatPartPromptIds", next);
+    suffix_ids_ = token_ids(c, "suffixIds", suffix);
+    if (ratio_ > 0 && !(first && next && suffix))
+      invalid(name_, "needs the reconstruction prompts as token ids (repeatPromptIds, repeatPartPromptIds, suffixIds, "
+                     "prefixLength), which the engine derives from the model's tokenizer and chat template "
+                     "(engine/presses/reconstruction-prompts.ts)");
+  }
+
+  void begin(int32_t n_layers) override {
+    GlobalBudgetPress::begin(n_layers);
+    plan_.reset();
+  }
 
   void compress(LayerView& v, LayerDecision& out) override {
     out.unchanged = true;
     if (ratio_ == 0.0) return;
-    const int32_t n = v.n, H = v.n_heads, Hk = v.n_kv_heads, g = H / Hk;
-    std::vector<float> s((size_t)Hk * n, 0.0f);
-    const std::vector<float> wov = plus_ ? output_l2_norms(v) : std::vector<float>();
-    for (int32_t begin = 0; begin < n; begin += chunk_) {
-      CopyAttentionOptions o;
-      o.begin = begin;
-      o.end = std::min(n, begin + chunk_);
-      o.n_sink = n_sink_;
-      o.normalise_rows = plus_;
-      const std::vector<float> attn = copy_attention(v, o);
-      const int32_t width = o.end - o.begin;
-      for (int32_t h = 0; h < H; ++h)
-        for (int32_t t = 0; t < width; ++t) {
-          float a = attn[(size_t)h * width + t];
-          if (plus_) a *= wov[(size_t)h * n + begin + t];
-          float& dst = s[(size_t)(h / g) * n + begin + t];
-          dst = std::max(dst, a);
-        }
-    }
-    fill_positions(s, Hk, n, 0, n_sink_, 1.0f);
-    if (v.layer >= (int32_t)scores_.size()) scores_.resize(v.layer + 1);
-    scores_[v.layer] = std::move(s);
-    out.scores = scores_[v.layer];
+    // kvpress's initial scores: 0, the first n_sink slots 1; each pass overwrites its chunk.
+    std::vector<float>& s = layer_scores(v.layer);
+    s.assign((size_t)v.n_kv_heads * v.n, 0.0f);
+    fill_positions(s, v.n_kv_heads, v.n, 0, std::min(n_sink_, v.n), 1.0f);
+    out.scores = s;
   }
-  void finish(std::vector<LayerView>& views, std::vector<LayerDecision>& out) override {
-    for (size_t l = 0; l < views.size(); ++l)
-      if (scores_.size() <= l || scores_[l].size() != (size_t)views[l].n_kv_heads * views[l].n) {
-        out.assign(views.size(), {});
-        for (auto& d : out) d.unchanged = true;
-        return;
+
+  // Chunks of the context after the template prefix; pass i = instruction (+ the previous chunk's tail)
+  // + question suffix + chunk i.
+  std::vector<ReconstructionPass> reconstruction_passes(const std::vector<int32_t>& context) override {
+    std::vector<ReconstructionPass> passes;
+    if (ratio_ == 0.0) return passes;
+    const int32_t n = (int32_t)context.size();
+    for (int32_t begin = std::min(prefix_length_, n); begin < n; begin += chunk_) {
+      ReconstructionPass p;
+      p.begin = begin;
+      p.end = std::min(n, begin + chunk_);
+      if (passes.empty()) {
+        p.tokens = repeat_ids_;
+      } else {
+        p.tokens = repeat_part_ids_;
+        const ReconstructionPass& prev = passes.back();
+        p.tokens.insert(p.tokens.end(), context.begin() + std::max(prev.begin, prev.end - kPreviousChunkTail),
+                        context.begin() + prev.end);
       }
-    allocate_budgets(views, scores_, ratio_, layerwise_, out);
+      p.tokens.insert(p.tokens.end(), suffix_ids_.begin(), suffix_ids_.end());
+      p.tokens.insert(p.tokens.end(), context.begin() + p.begin, context.begin() + p.end);
+      passes.push_back(std::move(p));
+    }
+    return plan_.adopt(std::move(passes), (int32_t)scores_.size());
+  }
+
+  void score_pass(const LayerView& v, int32_t pass) override {
+    const int32_t H = v.n_heads, Hk = v.n_kv_heads, g = H / Hk, n_context = v.n - v.q;
+    PassAttentionOptions o = plan_.score_layer(pass);
+    o.n_sink = n_sink_;
+    o.normalise_rows = plus_;
+    const int32_t width = o.end - o.begin;
+    const std::vector<float> attn = pass_attention(v, o);
+    const std::vector<float> wov = plus_ ? output_l2_norms(v, o.begin, o.end) : std::vector<float>();
+    std::vector<float>& s = layer_scores(v.layer);
+    if (s.size() != (size_t)Hk * n_context) throw EngineError(ErrorCode::Internal, name_ + ": a pass before the prefill");
+    for (int32_t kv = 0; kv < Hk; ++kv)
+      for (int32_t t = 0; t < width; ++t) {
+        float best = 0.0f;
+        for (int32_t j = 0; j < g; ++j) {
+          const int32_t h = kv * g + j;
+          float a = attn[(size_t)h * width + t];
+          if (plus_) a *= wov[(size_t)h * width + t];
+          best = std::max(best, a);
+        }
+        s[(size_t)kv * n_context + o.begin + t] = best;
+      }
+  }
+
+  void finish(std::vector<LayerView>& views, std::vector<LayerDecision>& out) override {
+    if (ratio_ != 0.0) plan_.require_complete(name_);
+    GlobalBudgetPress::finish(views, out);
   }
 
  private:
-  std::string name_;
-  double ratio_;
-  bool layerwise_;
   int32_t n_sink_;
   bool plus_;
-  int32_t chunk_;
-  std::vector<std::vector<float>> scores_;
+  int32_t chunk_, prefix_length_;
+  std::vector<int32_t> repeat_ids_, repeat_part_ids_, suffix_ids_;
+  ReconstructionPlan plan_;
 };
 
 constexpr int32_t kGateDim = 16;
@@ -83,12 +133,10 @@ struct Gate {
   int32_t group = 0, sinks = 0;
 };
 
-class FastKVzipPress : public Press {
+class FastKVzipPress : public GlobalBudgetPress {
  public:
   FastKVzipPress(const PressConfig& c, const ModelConfig* model)
-      : name_(c.name),
-        ratio_(checked_ratio(c)),
-        layerwise_(c.flag("layerwise", false)),
+      : GlobalBudgetPress(c),
         n_sink_((int32_t)c.integer("nSink", 4, 0)),
         window_size_((int32_t)c.integer("windowSize", 4096, 0)),
         window_ratio_(c.number("windowRatio", 0.02)) {
@@ -121,13 +169,6 @@ class FastKVzipPress : public Press {
                   gates_[0].group != model->n_heads / model->n_kv_heads))
       throw EngineError(ErrorCode::CorruptFile, c.artefact_path + ": gates do not match the model's layers / kv-heads / hidden size");
   }
-  const std::string& name() const override { return name_; }
-  PressKind kind() const override { return PressKind::Other; }
-  double compression_ratio() const override { return ratio_; }
-  void set_compression_ratio(double r) override { ratio_ = r; }
-  bool defers_to_finish() const override { return true; }
-  void begin(int32_t n_layers) override { scores_.assign(n_layers, {}); }
-
   void compress(LayerView& v, LayerDecision& out) override {
     out.unchanged = true;
     if (ratio_ == 0.0) return;
@@ -175,18 +216,8 @@ class FastKVzipPress : public Press {
     // is the slice [-0:], i.e. everything.
     const int32_t window = n < 32000 ? (int32_t)(n * window_ratio_) : window_size_;
     fill_positions(s, Hk, n, window == 0 ? 0 : n - window, n, 1.0f);
-    if (v.layer >= (int32_t)scores_.size()) scores_.resize(v.layer + 1);
-    scores_[v.layer] = std::move(s);
-    out.scores = scores_[v.layer];
-  }
-  void finish(std::vector<LayerView>& views, std::vector<LayerDecision>& out) override {
-    for (size_t l = 0; l < views.size(); ++l)
-      if (scores_.size() <= l || scores_[l].size() != (size_t)views[l].n_kv_heads * views[l].n) {
-        out.assign(views.size(), {});
-        for (auto& d : out) d.unchanged = true;
-        return;
-      }
-    allocate_budgets(views, scores_, ratio_, layerwise_, out);
+    out.scores = s;
+    layer_scores(v.layer) = std::move(s);
   }
 
  private:
@@ -197,14 +228,10 @@ class FastKVzipPress : public Press {
     for (int32_t c = 0; c < kGateDim; ++c) x[c] = x[c] * scale * weight[c];
   }
 
-  std::string name_;
-  double ratio_;
-  bool layerwise_;
   int32_t n_sink_, window_size_;
   double window_ratio_;
   std::vector<Gate> gates_;
   int32_t heads_ = 0, dim_ = 0;
-  std::vector<std::vector<float>> scores_;
 };
 
 }  // namespace

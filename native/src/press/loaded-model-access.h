@@ -18,6 +18,9 @@ class LoadedModelAccess : public ModelAccess {
   void prerope_keys(int32_t layer, const float* x, int32_t rows, float* out) const override;
   bool has_output_projection(int32_t layer) const override;
   void output_projection(int32_t layer, int32_t head, float* out) const override;
+  void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn) const override {
+    pool_.parallel_for(n, fn);
+  }
 
  private:
   void project(const WeightMatrix& w, const std::vector<float>& bias, const std::vector<float>& norm, int32_t heads,

@@ -28,6 +28,22 @@ void PressPipeline::begin_prefill(int32_t n_context) {
   deferred_x_.assign(press_->defers_to_finish() ? config_.n_layers : 0, {});
   deferred_q_.assign(deferred_x_.size(), 0);
   deferred_first_.assign(deferred_x_.size(), 0);
+  passes_.clear();
+}
+
+const std::vector<ReconstructionPass>& PressPipeline::plan_reconstruction(const std::vector<int32_t>& context) {
+  passes_ = press_->reconstruction_passes(context);
+  return passes_;
+}
+
+void PressPipeline::after_pass_layer(int32_t pass, int32_t layer, const float* x, int32_t q, int32_t first_position,
+                                     LayerCacheAccess& cache, const ModelAccess& model) {
+  if (pass < 0 || pass >= (int32_t)passes_.size())
+    throw EngineError(ErrorCode::Internal, "press pipeline: reconstruction pass " + std::to_string(pass) + " was not planned");
+  std::vector<float> keys, values;
+  std::vector<int32_t> positions;
+  const LayerView view = make_view(layer, x, q, first_position, model, nullptr, keys, values, positions, cache);
+  press_->score_pass(view, pass);
 }
 
 LayerView PressPipeline::make_view(int32_t layer, const float* x, int32_t q, int32_t first_position, const ModelAccess& model,
@@ -58,6 +74,7 @@ LayerView PressPipeline::make_view(int32_t layer, const float* x, int32_t q, int
 void PressPipeline::apply(int32_t layer, LayerDecision& decision, const LayerView& view, LayerCacheAccess& cache) {
   LayerStats& s = stats_.size() > (size_t)layer ? stats_[layer] : (stats_.resize(layer + 1), stats_[layer]);
   s.layer = layer;
+  if (record_scores_) s.scores = decision.scores;
   s.before.clear();
   for (int32_t h = 0; h < view.n_kv_heads; ++h) s.before.push_back(cache.length(layer, h));
   if (decision.unchanged && !decision.keys_modified && !decision.values_modified) {

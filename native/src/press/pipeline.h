@@ -41,6 +41,7 @@ class LayerCacheAccess {
 struct LayerStats {
   int32_t layer = 0;
   std::vector<int32_t> before, after;  // slots per kv-head
+  std::vector<float> scores;           // the decision's [Hk·n] scores, with record_scores (test harness)
 };
 
 class PressPipeline {
@@ -60,13 +61,21 @@ class PressPipeline {
   void after_layer(int32_t layer, const float* x, int32_t q, int32_t first_position, LayerCacheAccess& cache,
                    const ModelAccess& model, const float* attentions = nullptr);
   void finish_prefill(LayerCacheAccess& cache, const ModelAccess& model);
+  // Context reconstruction (Press::reconstruction_passes): asked after begin_prefill, before the
+  // context runs; the caller then runs every pass and calls finish_prefill itself.
+  const std::vector<ReconstructionPass>& plan_reconstruction(const std::vector<int32_t>& context);
+  bool reconstructs() const { return !passes_.empty(); }
+  // x: [q, hidden] attention inputs of the pass; the layer's cache holds the context then the pass.
+  void after_pass_layer(int32_t pass, int32_t layer, const float* x, int32_t q, int32_t first_position,
+                        LayerCacheAccess& cache, const ModelAccess& model);
   void after_decode_layer(int32_t layer, const float* x, int32_t q, int32_t first_position, LayerCacheAccess& cache,
                           const ModelAccess& model);
   // True when the press may act during decoding (the forward can skip the gather otherwise).
   bool acts_during_decoding() const;
-  // True when the press re-rotates kept keys to contiguous positions (addon/context-prefill.h).
+  // True when the press re-rotates kept keys to contiguous positions (press/context-prefill.h).
   bool rerotates_keys() const { return press_->rerotates_keys(); }
   const std::vector<LayerStats>& stats() const { return stats_; }
+  void record_scores(bool on) { record_scores_ = on; }
   // Fraction of slots removed over the prefill's layers (tokens, not bytes).
   double achieved_ratio() const;
 
@@ -84,6 +93,8 @@ class PressPipeline {
   // Cross-layer presses: every layer's X and first position, kept until finish_prefill.
   std::vector<std::vector<float>> deferred_x_;
   std::vector<int32_t> deferred_q_, deferred_first_;
+  std::vector<ReconstructionPass> passes_;
+  bool record_scores_ = false;
 };
 
 }  // namespace presskv::press

@@ -14,6 +14,7 @@
 // head; a head holding fewer slots is padded at the FRONT with slots of position −1 and zero K/V, which
 // attention ignores, selection scores −inf (mask_padding) and the pipeline never keeps.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -39,6 +40,8 @@ class ModelAccess {
   // The output projection's slice for one query head as f32 [d, hidden]: row c = W_O[:, head*d + c].
   virtual bool has_output_projection(int32_t layer) const = 0;
   virtual void output_projection(int32_t layer, int32_t head, float* out) const = 0;
+  // Runs fn over contiguous ranges of [0, n), on the model's threads where it has them.
+  virtual void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn) const { fn(0, n); }
 };
 
 // One layer's cache as the press sees it. keys / values / positions are the press's own f32 copies:
@@ -85,6 +88,14 @@ struct LayerDecision {
 
 enum class PressKind { Scorer, Wrapper, Decoding, Other };
 
+// One context-reconstruction pass (KVzip, KVCompose): token ids the engine runs through the model on top
+// of the uncompressed context cache, at positions n_context, n_context + 1, ...; it scores the context
+// slots [begin, end).
+struct ReconstructionPass {
+  std::vector<int32_t> tokens;
+  int32_t begin = 0, end = 0;
+};
+
 class Press {
  public:
   virtual ~Press() = default;
@@ -108,6 +119,13 @@ class Press {
   // layer at once. views[l] are the same per-layer views compress() saw (still uncompressed).
   virtual bool defers_to_finish() const { return false; }
   virtual void finish(std::vector<LayerView>& /*views*/, std::vector<LayerDecision>& /*out*/) {}
+  // Presses that score by context reconstruction (kvpress-spec §2.12, §2.14; they defer to finish()): the
+  // passes to run after the prefill of `context` (empty: none, e.g. at ratio 0). The engine runs each one
+  // through the model on top of the uncompressed context cache; score_pass() sees every layer with the
+  // pass appended (its last view.q slots, X of the pass, first_position = the context length); the pass is
+  // cut off the cache again before the next one, and finish() decides once every pass ran.
+  virtual std::vector<ReconstructionPass> reconstruction_passes(const std::vector<int32_t>& /*context*/) { return {}; }
+  virtual void score_pass(const LayerView& /*view*/, int32_t /*pass*/) {}
   // Called for every forward after the prefill (question, generated tokens), per layer, with the whole
   // cache of that layer and X of the new tokens only. Decoding presses (DecodingPress, CAM, DMS with
   // decoding) compress here; everything else leaves the cache alone.

@@ -1,0 +1,70 @@
+#include "press/context-prefill.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "core/errors.h"
+#include "kv/paged-kv-cache.h"
+#include "press/forward-hook.h"
+#include "press/loaded-model-access.h"
+#include "press/paged-cache-access.h"
+
+namespace presskv::press {
+namespace {
+
+// Re-rotated keys sit at positions 0..kept−1 of their head: the next token follows the longest head.
+void continue_after_rerotated_keys(KvCache& cache) {
+  const PagedKvCache& heads = paged(cache);
+  int32_t longest = 0;
+  for (int32_t l = 0; l < heads.n_layers(); ++l)
+    for (int32_t h = 0; h < heads.n_kv_heads(); ++h) longest = std::max(longest, heads.length(l, h));
+  cache.truncate(longest);
+}
+
+}  // namespace
+
+void prefill_context(Forward& forward, KvCache& cache, const std::vector<int32_t>& tokens, EvalOptions options,
+                     PressPipeline* pipeline, const LoadedModel& model, ThreadPool& pool, std::vector<float>& logits) {
+  const int32_t n = (int32_t)tokens.size(), start = cache.next_position();
+  std::unique_ptr<ForwardPressHook> hook;
+  std::vector<ReconstructionPass> passes;
+  size_t longest_pass = 0;
+  if (pipeline) {
+    hook = std::make_unique<ForwardPressHook>(*pipeline, model, pool, true, n);  // begins the prefill
+    passes = pipeline->plan_reconstruction(tokens);
+    for (const ReconstructionPass& p : passes) longest_pass = std::max(longest_pass, p.tokens.size());
+    options.press_hook = hook.get();
+  }
+  if (longest_pass > 0 && (int64_t)start + n + (int64_t)longest_pass > cache.max_tokens())
+    throw EngineError(ErrorCode::ContextOverflow,
+                      pipeline->press().name() + " reconstructs the context with passes of up to " + std::to_string(longest_pass) +
+                          " tokens after it: " + std::to_string(start) + " + " + std::to_string(n) + " + " +
+                          std::to_string(longest_pass) + " positions exceed the context window of " +
+                          std::to_string(cache.max_tokens()));
+  forward.eval(cache, tokens.data(), n, options, logits);
+  if (hook && hook->layers_seen() == 0)
+    throw EngineError(ErrorCode::Internal,
+                      "the forward pass does not run presses yet: model/forward.cc must call EvalOptions.press_hook");
+  if (pipeline && pipeline->rerotates_keys()) continue_after_rerotated_keys(cache);
+  if (!pipeline || !pipeline->reconstructs()) return;
+  try {
+    for (size_t i = 0; i < passes.size(); ++i) {
+      ForwardPressHook pass_hook(*pipeline, model, pool, ForwardPressHook::ReconstructionPassIndex{(int32_t)i});
+      EvalOptions pass_options = options;
+      pass_options.logits = LogitsMode::None;
+      pass_options.press_hook = &pass_hook;
+      std::vector<float> unused;
+      forward.eval(cache, passes[i].tokens.data(), (int32_t)passes[i].tokens.size(), pass_options, unused);
+      cache.truncate(start + n);  // the pass's KV is gone before the next pass and before the decision
+    }
+    PagedCacheAccess access(paged(cache));
+    LoadedModelAccess model_access(model, pool);
+    pipeline->finish_prefill(access, model_access);
+  } catch (...) {
+    cache.truncate(start);
+    throw;
+  }
+}
+
+}  // namespace presskv::press
