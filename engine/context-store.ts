@@ -6,8 +6,11 @@
 // How a request uses a context. Each stored context is one live session holding the context's KV cache (all
 // its tokens, and the last token's logits). A request forks it copy-on-write — the context's pages are shared,
 // the question and answer go to the fork's private pages — generates, and disposes the fork, so the stored
-// context never changes and N concurrent requests hold one context plus N tails. With a cacheDir the session's
-// saved state (Session.saveKv) is written into the context's file and loaded back as is after a restart.
+// context never changes and N concurrent requests hold one context plus N tails. A press that acts during
+// decoding (DecodingPress, CAMPress, PrefillDecodingPress, DMSPress with decoding) goes with every fork, so each
+// request's own tokens keep being compressed. With a cacheDir the session's saved state (Session.saveKv) is
+// written into the context's file and loaded back as is after a restart — except for contexts whose press acts
+// during decoding: the saved KV does not hold the press's state, so they are stored as tokens and prefilled again.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import {
@@ -100,6 +103,8 @@ export interface ContextUse {
   bytesBefore: number | null;
   /** False when the context had to be rebuilt first (after eviction or a restart). */
   cacheHit: boolean;
+  /** The press that compressed the stored context (its config), null for an uncompressed one. */
+  press: Record<string, unknown> | null;
   /** Prefill time of this call (question only, plus the rebuild on a miss), ms. */
   prefillMs: number;
 }
@@ -259,15 +264,19 @@ export class ContextStore {
   }
 
   /**
-   * The longest stored context whose tokens start promptTokenIds (automatic reuse of a prompt's context
-   * part); only contexts without a press are matched unless `press` names the same press.
+   * The stored context whose tokens start promptTokenIds (automatic prefix caching of a prompt's context
+   * part): the longest one, and among equally long ones (the same tokens stored uncompressed and with
+   * presses) the most recently used. Contexts stored with any press or none match, unless `press` asks for
+   * contexts compressed by exactly that press.
    */
   findPrefix(promptTokenIds: readonly number[], press?: PressSpec): ContextInfo | undefined {
-    const wanted = JSON.stringify(press === undefined ? null : pressConfigOf(createPress(press)));
+    const wanted = press === undefined ? undefined : JSON.stringify(pressConfigOf(createPress(press)));
     let best: Entry | undefined;
     for (const entry of this.entries.values()) {
-      if (this.isExpired(entry) || JSON.stringify(entry.pressConfig) !== wanted) continue;
-      if (entry.tokenIds.length > promptTokenIds.length || (best && best.tokenIds.length >= entry.tokenIds.length)) continue;
+      if (this.isExpired(entry) || (wanted !== undefined && JSON.stringify(entry.pressConfig) !== wanted)) continue;
+      const n = entry.tokenIds.length;
+      if (n > promptTokenIds.length) continue;
+      if (best && (best.tokenIds.length > n || (best.tokenIds.length === n && best.lastUsed >= entry.lastUsed))) continue;
       if (entry.tokenIds.every((t, i) => promptTokenIds[i] === t)) best = entry;
     }
     return best ? this.infoOf(best) : undefined;
@@ -316,6 +325,7 @@ export class ContextStore {
           bytes: entry.bytes,
           bytesBefore: entry.bytesBefore,
           cacheHit,
+          press: entry.pressConfig,
           prefillMs: result.timings.prefillMs + rebuildMs,
         },
       };
@@ -402,7 +412,7 @@ export class ContextStore {
   private async rebuild(entry: Entry, signal?: AbortSignal): Promise<Session> {
     if (signal?.aborted) throw new AbortedError('The context prefill was aborted');
     const started = performance.now();
-    const saved = entry.persisted ? await this.savedKv(entry) : undefined;
+    const saved = entry.persisted && !entry.press?.actsDuringDecoding ? await this.savedKv(entry) : undefined;
     const session = saved ? await this.model.createSession({ kv: saved }) : this.model.createSession();
     const abort = () => session.abort();
     signal?.addEventListener('abort', abort, { once: true });
@@ -501,8 +511,15 @@ export class ContextStore {
     if (!this.cacheDir) return;
     await mkdir(this.cacheDir, { recursive: true });
     const path = contextFilePath(this.cacheDir, entry.id);
-    // The parent session never changes after its prefill, so its saved state is the context's state.
-    const kv = entry.session ? await entry.session.saveKv() : entry.persisted ? await this.savedKv(entry) : undefined;
+    // The parent session never changes after its prefill, so its saved state is the context's state — but not
+    // a decoding press's state, so such contexts are kept as tokens and prefilled again (rebuild).
+    const kv = entry.press?.actsDuringDecoding
+      ? undefined
+      : entry.session
+        ? await entry.session.saveKv()
+        : entry.persisted
+          ? await this.savedKv(entry)
+          : undefined;
     const identity: ContextIdentity = { ...this.identity(), press: entry.pressConfig };
     const header: ContextFileHeader = {
       formatVersion: CONTEXT_FILE_VERSION,

@@ -214,6 +214,6 @@ export async function runGeneration(ctx: GenerationContext, promptTokenIds: numb
       prefillTokensPerSecond: rate(native.promptTokens, native.prefillMs),
       decodeTokensPerSecond: rate(generated.length, native.decodeMs),
     },
-    kv: { tokens: kv.tokens, bytes: kv.bytes },
+    kv: { tokens: kv.tokens, bytes: kv.bytes, lengths: kv.lengths },
   };
 }

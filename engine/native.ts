@@ -5,19 +5,10 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromNativeError, InternalError } from './errors.js';
+import type { SamplingOptions } from './types.js';
 
-/** The numbers the native sampler takes (engine/types.ts SamplingOptions, resolved to concrete values). */
-export interface NativeSampling {
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  presencePenalty?: number;
-  frequencyPenalty?: number;
-  penaltyLastN?: number;
-  seed?: number;
-}
+/** The numbers the native sampler takes: the public SamplingOptions, checked and resolved (generate.ts parseSampling). */
+export type NativeSampling = SamplingOptions;
 
 export interface NativeModelHandle {
   weightBytes(): number;
@@ -72,7 +63,7 @@ export interface NativeSession {
   generate(request: NativeGenerateRequest, onToken?: (id: number) => void): Promise<NativeGenerateResult>;
   sample(options: { sampling?: NativeSampling; allowedTokenIds?: Int32Array }): Promise<number>;
   abort(): void;
-  kvStats(): { tokens: number; bytes: number; sharedBytes: number };
+  kvStats(): { tokens: number; bytes: number; sharedBytes: number; lengths: number[] };
   truncate(n: number): Promise<void>;
   dispose(): Promise<void>;
   /** A new session sharing this one's KV pages copy-on-write, with its history, pending token and logits. */

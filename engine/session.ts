@@ -122,7 +122,9 @@ export class Session {
    * the next layer runs (no press, or compression ratio 0: the plain prefill, bit-identical). The last context
    * token's logits are kept, so evaluate / generate continue after the compressed context. A bad press config
    * fails here with a typed error before any work. A press that acts during decoding (DecodingPress, DMS)
-   * keeps acting on this session's later tokens (not on its forks).
+   * keeps acting on this session's later tokens, and on its forks' (see fork()). Tokens evaluated after the context
+   * continue at its uncompressed length, or right after the kept slots when the press re-rotated the keys
+   * (KeyRerotationPress, FinchPress with rerotateKeys), as kvpress positions the question.
    */
   async prefillContext(tokenIds: readonly number[], options: PrefillContextOptions = {}): Promise<PrefillContextResult> {
     this.assertLive();
@@ -159,7 +161,9 @@ export class Session {
    * this session's KV pages copy-on-write (no K/V bytes are copied; a page is duplicated only when either
    * side writes into it), and has its own tail. Each side's kvStats().bytes counts only its private pages,
    * sharedBytes the shared ones; Model.stats().kvBytesInUse counts shared pages once. Disposing either side
-   * never frees pages the other still reads. Forks of one session decode concurrently.
+   * never frees pages the other still reads. Forks of one session decode concurrently. A press that acts during
+   * decoding (prefillContext) goes with the fork in its current state (steps counted, buffered inputs), so the fork
+   * compresses exactly as this session would from here; the two then go on independently.
    */
   async fork(): Promise<Session> {
     this.assertLive();

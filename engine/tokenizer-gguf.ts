@@ -153,27 +153,16 @@ function spmDefinition(metadata: Record<string, GgufValue>, tokens: string[], ty
   });
   merges.sort((a, b) => b.score - a.score || a.id - b.id || a.leftId - b.leftId);
 
-  const unkId = optionalId(metadata, 'tokenizer.ggml.unknown_token_id', tokens.length);
-  const bosTokenId = optionalId(metadata, 'tokenizer.ggml.bos_token_id', tokens.length);
-  const eosTokenId = optionalId(metadata, 'tokenizer.ggml.eos_token_id', tokens.length);
   const addSpacePrefix = optionalBool(metadata, 'tokenizer.ggml.add_space_prefix') ?? true;
   const normalizers: unknown[] = [];
   if (addSpacePrefix) normalizers.push({ type: 'Prepend', prepend: '▁' });
   normalizers.push({ type: 'Replace', pattern: { String: ' ' }, content: '▁' });
 
-  const tokenizerJson = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: addedTokens(
-      tokens,
-      types,
-      (t) => t === GgufTokenType.CONTROL || t === GgufTokenType.UNKNOWN || t === GgufTokenType.USER_DEFINED,
-      (t) => t === GgufTokenType.CONTROL || t === GgufTokenType.UNKNOWN,
-    ),
+  return tokenizerDefinition(metadata, tokens, types, {
+    kind: 'spm',
+    addBosByDefault: true,
     normalizer: { type: 'Sequence', normalizers },
-    pre_tokenizer: spmWordSplit(tokens, types, mergeable),
-    post_processor: null,
+    preTokenizer: spmWordSplit(tokens, types, mergeable),
     decoder: {
       type: 'Sequence',
       decoders: [
@@ -184,28 +173,13 @@ function spmDefinition(metadata: Record<string, GgufValue>, tokens: string[], ty
       ],
     },
     model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: unkId !== undefined ? tokens[unkId] : null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
       fuse_unk: true,
       byte_fallback: true,
       ignore_merges: false,
       vocab: vocabObject(ids),
       merges: merges.map((m) => [m.left, m.right]),
     },
-  };
-  return {
-    tokenizerJson,
-    tokenizerConfig: specialTokenConfig(tokens, bosTokenId, eosTokenId, unkId),
-    kind: 'spm',
-    addBos: optionalBool(metadata, 'tokenizer.ggml.add_bos_token') ?? true,
-    addEos: optionalBool(metadata, 'tokenizer.ggml.add_eos_token') ?? false,
-    bosTokenId,
-    eosTokenId,
-    tokenTypes: types,
-  };
+  });
 }
 
 /**
@@ -246,9 +220,38 @@ function byteLevelDefinition(metadata: Record<string, GgufValue>, tokens: string
             { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
           ],
         };
+  return tokenizerDefinition(metadata, tokens, types, {
+    kind: 'byte-level',
+    addBosByDefault: pre === 'llama3',
+    normalizer: null,
+    preTokenizer,
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: pre === 'llama3',
+      vocab: vocabObject(vocabMap(tokens)),
+      merges,
+    },
+  });
+}
+
+/** What a vocabulary kind decides itself; tokenizerDefinition adds what every GGUF vocabulary shares. */
+interface VocabularyParts {
+  kind: GgufTokenizerDefinition['kind'];
+  /** add_bos_token when the file does not say. */
+  addBosByDefault: boolean;
+  normalizer: unknown;
+  preTokenizer: unknown;
+  decoder: unknown;
+  /** The BPE model's own fields (after type, dropout, unk_token, continuing_subword_prefix, end_of_word_suffix). */
+  model: Record<string, unknown>;
+}
+
+function tokenizerDefinition(metadata: Record<string, GgufValue>, tokens: string[], types: number[], parts: VocabularyParts): GgufTokenizerDefinition {
+  const unkId = optionalId(metadata, 'tokenizer.ggml.unknown_token_id', tokens.length);
   const bosTokenId = optionalId(metadata, 'tokenizer.ggml.bos_token_id', tokens.length);
   const eosTokenId = optionalId(metadata, 'tokenizer.ggml.eos_token_id', tokens.length);
-  const unkId = optionalId(metadata, 'tokenizer.ggml.unknown_token_id', tokens.length);
   const tokenizerJson = {
     version: '1.0',
     truncation: null,
@@ -256,31 +259,27 @@ function byteLevelDefinition(metadata: Record<string, GgufValue>, tokens: string
     added_tokens: addedTokens(
       tokens,
       types,
-      (t) => t === GgufTokenType.CONTROL || t === GgufTokenType.USER_DEFINED || t === GgufTokenType.UNKNOWN,
+      (t) => t === GgufTokenType.CONTROL || t === GgufTokenType.UNKNOWN || t === GgufTokenType.USER_DEFINED,
       (t) => t === GgufTokenType.CONTROL || t === GgufTokenType.UNKNOWN,
     ),
-    normalizer: null,
-    pre_tokenizer: preTokenizer,
+    normalizer: parts.normalizer,
+    pre_tokenizer: parts.preTokenizer,
     post_processor: null,
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    decoder: parts.decoder,
     model: {
       type: 'BPE',
       dropout: null,
       unk_token: unkId !== undefined ? tokens[unkId] : null,
       continuing_subword_prefix: null,
       end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: pre === 'llama3',
-      vocab: vocabObject(vocabMap(tokens)),
-      merges,
+      ...parts.model,
     },
   };
   return {
     tokenizerJson,
     tokenizerConfig: specialTokenConfig(tokens, bosTokenId, eosTokenId, unkId),
-    kind: 'byte-level',
-    addBos: optionalBool(metadata, 'tokenizer.ggml.add_bos_token') ?? pre === 'llama3',
+    kind: parts.kind,
+    addBos: optionalBool(metadata, 'tokenizer.ggml.add_bos_token') ?? parts.addBosByDefault,
     addEos: optionalBool(metadata, 'tokenizer.ggml.add_eos_token') ?? false,
     bosTokenId,
     eosTokenId,

@@ -52,6 +52,11 @@ export interface KvStats {
    * Figures are as of the session's last call.
    */
   sharedBytes?: number;
+  /**
+   * KV slots held per (layer, kv-head), layer-major: the sequence's tokens where no press acted, fewer where
+   * one did (prefillContext, and decoding presses while generating). Empty once disposed.
+   */
+  lengths?: number[];
 }
 
 export interface GenerateResult {

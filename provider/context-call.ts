@@ -4,9 +4,12 @@
 // `providerOptions.presskv.cacheBreakpoint` / `compress`, else everything before the final user message) when
 // it is marked or the call names `providerOptions.presskv.press`: stored — compressed by that press — on first
 // sight (a cache write) and read by every later call (the query-aware FinchPress stores it with the call's
-// question, compressed together, and only the same question reads it); else, unmarked, the part before the final user message when a context with
-// exactly those tokens is already stored — uncompressed, or compressed by any press when the call names none
-// (automatic prefix caching: read only, nothing is written).
+// question, compressed together, and only calls whose prompt starts with that question read it); else, unmarked,
+// the part before the final user message when a context with
+// exactly those tokens is already stored, or else a stored context whose tokens start the prompt (automatic
+// prefix caching: read only, nothing is written). Without a press named by the call, such a context may be
+// uncompressed or compressed by any press (ContextStore.findPrefix: the longest, then the most recently used);
+// providerMetadata.presskv says which (contextId, contextPress).
 //
 // The call's prompt is split into [context | question] on token ids when the full prompt's tokens start with
 // the context's (then the model sees exactly the tokens it would without the cache), else on the rendered
@@ -101,31 +104,19 @@ export async function planCall(model: Model, options: LanguageModelV3CallOptions
 }
 
 /**
- * The stored context with exactly these tokens: made with the call's press when it names one; else the
- * uncompressed one, else one compressed by any press (automatic reuse of compressed contexts).
+ * The stored context with exactly these tokens: made with the call's press when it names one; else any
+ * (uncompressed or compressed by any press), the most recently used (automatic reuse of compressed contexts).
  */
 async function storedContextOf(store: ContextStore, tokenIds: number[], press: PressSpec | undefined): Promise<ContextInfo | undefined> {
-  const lookup = (spec: PressSpec | undefined) =>
-    store.get(store.idOf(tokenIds, spec)).catch((err: unknown) => {
+  if (press !== undefined) {
+    return store.get(store.idOf(tokenIds, press)).catch((err: unknown) => {
       if (err instanceof ContextNotFoundError) return undefined;
       throw err;
     });
-  const exact = await lookup(press);
-  if (exact || press !== undefined) return exact;
-  const presses = new Map<string, PressSpec>();
-  for (const c of await store.list()) if (c.press) presses.set(JSON.stringify(c.press), c.press as PressSpec);
-  for (const spec of presses.values()) {
-    // A config that cannot make a press again (a TypeScript scorer's, keyed by its function) is only found by that press.
-    let id: string;
-    try {
-      id = store.idOf(tokenIds, spec);
-    } catch {
-      continue;
-    }
-    const found = await store.get(id).catch(() => undefined);
-    if (found) return found;
   }
-  return undefined;
+  await store.list(); // brings in the descriptions of contexts persisted in a cacheDir
+  const found = store.findPrefix(tokenIds);
+  return found?.tokensBefore === tokenIds.length ? found : undefined;
 }
 
 function split(store: ContextStore, call: PreparedCall, contextId: string, messages: ChatMessage[], created: boolean): PlannedCall {
@@ -194,5 +185,14 @@ export function contextUsage(result: ContextGenerateResult, run: ContextRun): { 
 
 export function contextMetadata(result: ContextGenerateResult): Record<string, number | string | boolean> {
   const c = result.context;
-  return { contextId: c.contextId, tokensBefore: c.tokensBefore, tokensAfter: c.tokensAfter, bytes: c.bytes, cacheHit: c.cacheHit, prefillMs: c.prefillMs };
+  return {
+    contextId: c.contextId,
+    // Which stored context answered: with automatic reuse, one compressed by any press may.
+    contextPress: c.press ? String(c.press.name) : 'none',
+    tokensBefore: c.tokensBefore,
+    tokensAfter: c.tokensAfter,
+    bytes: c.bytes,
+    cacheHit: c.cacheHit,
+    prefillMs: c.prefillMs,
+  };
 }

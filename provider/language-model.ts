@@ -246,6 +246,8 @@ function metadataOf(result: GenerateResult, planned: PlannedCall): SharedV3Provi
       decodeTokensPerSecond: result.timings.decodeTokensPerSecond,
       kvTokens: result.kv.tokens,
       kvBytes: result.kv.bytes,
+      // Slots the call's own cache held per (layer, kv-head) at the end: below kvTokens where a press acted.
+      ...(result.kv.lengths?.length ? { kvSlotsMin: Math.min(...result.kv.lengths), kvSlotsMax: Math.max(...result.kv.lengths) } : {}),
       rawFinishReason: result.rawFinishReason,
     },
   };

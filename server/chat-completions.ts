@@ -2,7 +2,9 @@
 // chat.completion.chunk frames (role, content deltas, finish reason, then a usage chunk when
 // stream_options.include_usage) and `data: [DONE]`. `context_id` names a stored context (/v1/contexts): its
 // KV cache is reused and usage.prompt_tokens_details.cached_tokens says how many prompt tokens it covered.
-// A request whose prompt starts with a stored (uncompressed) context reuses it automatically.
+// A request whose prompt starts with a stored context — uncompressed or compressed by any press — reuses it
+// automatically (ContextStore.findPrefix: the longest such context, then the most recently used); the reply's
+// presskv.context_id / context_press say which, usage.prompt_tokens_details.cached_tokens how many tokens it covered.
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { ContextUse } from '../engine/context-store.js';
@@ -83,6 +85,8 @@ async function planOf(served: ServedModel, request: ChatCompletionRequest): Prom
     };
   }
   const prompt = renderConversation(model, messages);
+  // After a restart, contexts persisted in the cache directory are known once listed.
+  if (store.cacheDir) await store.list();
   const match = store.findPrefix(prompt.tokenIds);
   if (match) {
     const question = prompt.tokenIds.slice(match.tokensBefore);
@@ -134,7 +138,14 @@ function presskvOf(result: GenerateResult & { context?: ContextUse }) {
       prefill_ms: result.timings.prefillMs,
       decode_ms: result.timings.decodeMs,
       ...(ctx
-        ? { context_id: ctx.contextId, cache_hit: ctx.cacheHit, tokens_before: ctx.tokensBefore, tokens_after: ctx.tokensAfter, context_bytes: ctx.bytes }
+        ? {
+            context_id: ctx.contextId,
+            context_press: ctx.press,
+            cache_hit: ctx.cacheHit,
+            tokens_before: ctx.tokensBefore,
+            tokens_after: ctx.tokensAfter,
+            context_bytes: ctx.bytes,
+          }
         : {}),
     },
   };

@@ -5,6 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readContextFile } from '../engine/context-file.js';
 import { ContextNotFoundError, ContextStore } from '../engine/context-store.js';
 import { ContextOverflowError, InvalidArgumentError } from '../engine/errors.js';
 import { Model } from '../engine/model.js';
@@ -84,7 +85,9 @@ describe('ContextStore', () => {
   });
 
   it('finds the longest stored context that starts a prompt (automatic reuse)', async () => {
-    const store = new ContextStore(model);
+    // A clock that moves on every reading: "most recently used" never ties.
+    let clock = Date.now();
+    const store = new ContextStore(model, { now: () => ++clock });
     try {
       const short = tokens(6, 40);
       const long = [...short, ...tokens(7, 30)];
@@ -93,10 +96,16 @@ describe('ContextStore', () => {
       expect(store.findPrefix([...long, 9, 9])?.id).toBe(b.id);
       expect(store.findPrefix([...short, 9, 9])?.id).toBe(a.id);
       expect(store.findPrefix(tokens(8, 80))).toBeUndefined();
-      // A compressed context only matches a call that asks for the same press.
+      // A compressed context matches any call that names no press, and one that names the same press.
       const c = await store.create({ tokenIds: tokens(9, 50), press: 'knorm' });
-      expect(store.findPrefix([...tokens(9, 50), 1])).toBeUndefined();
+      expect(store.findPrefix([...tokens(9, 50), 1])?.id).toBe(c.id);
       expect(store.findPrefix([...tokens(9, 50), 1], 'knorm')?.id).toBe(c.id);
+      expect(store.findPrefix([...tokens(9, 50), 1], 'snapkv')).toBeUndefined();
+      // The same tokens stored with several presses (or none): the most recently used one.
+      const d = await store.create({ tokenIds: tokens(9, 50) });
+      expect(store.findPrefix([...tokens(9, 50), 1])?.id).toBe(d.id);
+      await store.generate(c.id, [1], { maxTokens: 1, temperature: 0 });
+      expect(store.findPrefix([...tokens(9, 50), 1])?.id).toBe(c.id);
     } finally {
       await store.dispose();
     }
@@ -169,6 +178,36 @@ describe('ContextStore', () => {
       expect(await store.delete(a.id)).toBe(false);
     } finally {
       await store.dispose();
+    }
+  });
+
+  it('a context stored with a decoding press compresses every call, also after a restart from its cacheDir file', async () => {
+    const dir = await tempDir();
+    const press = { name: 'decoding', press: { name: 'knorm' }, compressionInterval: 4, targetSize: 24 };
+    const ask = { maxTokens: 14, temperature: 0, stopTokenIds: [] as number[] };
+    const slotsOf = (r: { kv: { lengths?: number[] } }) => [Math.min(...r.kv.lengths!), Math.max(...r.kv.lengths!)];
+    const first = new ContextStore(model, { cacheDir: dir });
+    let id: string;
+    let answer: number[];
+    try {
+      ({ id } = await first.create({ tokenIds: tokens(21, 80), press }));
+      const result = await first.generate(id, [12, 13], ask);
+      // 14 forwards (the question, then 13 generated tokens): compressed at the 4th, 8th and 12th → 24 + 2 slots.
+      expect(slotsOf(result)).toEqual([26, 26]);
+      answer = result.generatedTokenIds;
+      // The saved KV would not carry the press's state: the file holds the tokens only.
+      expect((await readContextFile(join(dir, `${id}.pkvctx`))).header.payloadKind).toBe('tokens');
+    } finally {
+      await first.dispose();
+    }
+    const second = new ContextStore(model, { cacheDir: dir });
+    try {
+      const again = await second.generate(id, [12, 13], ask);
+      expect(again.context.cacheHit).toBe(false);
+      expect(again.generatedTokenIds).toEqual(answer);
+      expect(slotsOf(again)).toEqual([26, 26]);
+    } finally {
+      await second.dispose();
     }
   });
 

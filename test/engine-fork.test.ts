@@ -58,8 +58,9 @@ describe.skipIf(!available)('Session.fork on stories260K', () => {
     const forks = await Promise.all(questions.map(() => parent.fork()));
     // A fork copies no K/V bytes: the pool holds the same pages, now shared.
     expect(model.stats().kvBytesInUse).toBe(contextBytes);
-    expect(parent.kvStats()).toEqual({ tokens: context.length, bytes: 0, sharedBytes: contextBytes });
-    for (const f of forks) expect(f.kvStats()).toEqual({ tokens: context.length, bytes: 0, sharedBytes: contextBytes });
+    const lengths = Array(model.info.config.nLayers * model.info.config.nKvHeads).fill(context.length);
+    expect(parent.kvStats()).toEqual({ tokens: context.length, bytes: 0, sharedBytes: contextBytes, lengths });
+    for (const f of forks) expect(f.kvStats()).toEqual({ tokens: context.length, bytes: 0, sharedBytes: contextBytes, lengths });
 
     const results = await Promise.all(forks.map((f, i) => f.generate(questions[i], greedy)));
     results.forEach((r, i) => expect(r.generatedTokenIds).toEqual(reference[i]));

@@ -2,41 +2,21 @@
 // layer by layer through the engine's own forward pass and paged KV cache, each layer compressed by the
 // press as it completes. Checks that the KV bytes really fall (head-wise presses included), that the
 // question/continuation still runs on the compressed cache, and that ratio 0 changes nothing at all.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromNativeError } from '../engine/errors.js';
+import { Model } from '../engine/model.js';
 import { readModelFiles } from '../engine/model-files.js';
-import { nativeAddon, type NativeModelHandle } from '../engine/native.js';
+import type { NativeModelHandle } from '../engine/native.js';
+import { KeyRerotationPress, KnormPress } from '../engine/presses/index.js';
 import { reconstructionPrompts } from '../engine/presses/reconstruction-prompts.js';
 import { loadTokenizer } from '../engine/tokenizer.js';
+import { havePressEvalFiles, pressEvalAddon, storiesGoldenPath, storiesModelPath, type EvalResult } from './helpers/press-eval-addon.js';
 
-interface EvalResult {
-  tokensBefore: number;
-  tokensAfter: number;
-  bytesBefore: number;
-  bytesAfter: number;
-  perLayer: { layer: number; perHead: number[] }[];
-  ratio: number;
-  logits?: Float32Array;
-}
-interface PressEngineAddon {
-  loadModel(spec: unknown, options?: { threads?: number }): NativeModelHandle;
-  pressEvalContext(model: NativeModelHandle, context: Int32Array, press: unknown, options?: unknown): EvalResult;
-}
-
-const modelsDir = fileURLToPath(new URL('../../shared/models/', import.meta.url));
-const modelPath = `${modelsDir}stories260K.gguf`;
-const goldenPath = `${modelsDir}golden-stories260K.json`;
-const addon = (() => {
-  try {
-    const a = nativeAddon() as unknown as Partial<PressEngineAddon>;
-    return typeof a.pressEvalContext === 'function' ? (a as PressEngineAddon) : undefined;
-  } catch {
-    return undefined;
-  }
-})();
-const haveFiles = existsSync(modelPath) && existsSync(goldenPath) && addon !== undefined;
+const addon = pressEvalAddon;
+const modelPath = storiesModelPath;
+const goldenPath = storiesGoldenPath;
+const haveFiles = havePressEvalFiles;
 if (!haveFiles) console.warn('[press-engine] skipped: stories260K (../shared/models) or the native press entry is missing');
 
 // The forward pass calls the press hook (model/forward.cc ↔ press/forward-hook.h) — probed once.
@@ -131,6 +111,29 @@ describe.skipIf(!available)('presses in the engine (stories260K)', () => {
     expect(out.tokensAfter).toBeLessThan(out.tokensBefore);
     expect(out.logits!.length).toBeGreaterThan(0);
     expect(out.logits!.every((x) => Number.isFinite(x))).toBe(true);
+  });
+
+  // kvpress-spec §5 "Position ids": after KeyRerotationPress the question sits at the compressed cache length,
+  // as on a session (prefillContext); the inner press alone keeps the same slots at their original positions.
+  it('KeyRerotationPress: the continuation follows the kept slots, exactly as after a session prefillContext', async () => {
+    const inner = new KnormPress({ compressionRatio: 0.5 });
+    const rerotation = new KeyRerotationPress({ press: inner });
+    const evaluated = run(rerotation.toNativeConfig(), true);
+    const originalPositions = run(inner.toNativeConfig(), true);
+    expect(evaluated.perLayer).toEqual(originalPositions.perLayer);
+
+    const engineModel = await Model.load(modelPath, { threads: 1 });
+    try {
+      const session = engineModel.createSession();
+      const stats = await session.prefillContext(Array.from(context), { press: rerotation });
+      expect(stats.nextPosition).toBe(Math.floor(context.length * (1 - 0.5))); // kvpress keeps floor(n(1 − r))
+      const sessionLogits = await session.evaluate(Array.from(continuation), { logits: 'all' });
+      await session.dispose();
+      expect(Array.from(evaluated.logits!)).toEqual(Array.from(sessionLogits!));
+      expect(Array.from(evaluated.logits!)).not.toEqual(Array.from(originalPositions.logits!));
+    } finally {
+      engineModel.dispose();
+    }
   });
 
   it('bad press configs fail before any work with typed errors', () => {

@@ -107,6 +107,43 @@ describe.skipIf(!haveStories)('Session.prefillContext on stories260K', () => {
     await s.dispose();
   });
 
+  it('a fork carries the decoding press on from the same state: it generates and compresses exactly as the session itself', async () => {
+    const target = 48;
+    const s = model.createSession();
+    await s.prefillContext(context, { press: { name: 'decoding', press: { name: 'knorm' }, compressionInterval: 4, targetSize: target } });
+    // Six forwards: one compression, and two steps counted towards the next one.
+    await s.generate(question, { ...greedy, maxTokens: 6 });
+    const fork = await s.fork();
+    const fromFork = await fork.generate([], { ...greedy, maxTokens: 10 });
+    const fromSession = await s.generate([], { ...greedy, maxTokens: 10 });
+    expect(fromFork.generatedTokenIds).toEqual(fromSession.generatedTokenIds);
+    const lengths = s.kvStats().lengths!;
+    expect(lengths).toHaveLength(model.info.config.nLayers * model.info.config.nKvHeads);
+    // 2 + 10 forwards: compressed at the 4th, 8th and 12th, so every head is back at the target (a fresh press state would end at target + 2).
+    expect(lengths).toEqual(Array(lengths.length).fill(target));
+    expect(fork.kvStats().lengths).toEqual(lengths);
+    await fork.dispose();
+    await s.dispose();
+  });
+
+  it('a fork carries DMS (decoding) on with its window scores and random state: both sides evict the same tokens', async () => {
+    const s = model.createSession();
+    const press = { name: 'dms', press: { name: 'random', seed: 7 }, threshold: 0.5, slidingWindowSize: 8, decoding: true };
+    await s.prefillContext(context, { press });
+    await s.generate(question, { ...greedy, maxTokens: 5 });
+    const fork = await s.fork();
+    const atFork = s.kvStats().lengths!;
+    const fromFork = await fork.generate([], { ...greedy, maxTokens: 12 });
+    const fromSession = await s.generate([], { ...greedy, maxTokens: 12 });
+    expect(fromFork.generatedTokenIds).toEqual(fromSession.generatedTokenIds);
+    const lengths = s.kvStats().lengths!;
+    expect(fork.kvStats().lengths).toEqual(lengths);
+    // Tokens leaving the window keep being evicted while generating: the 12 new forwards added fewer than 12 slots.
+    expect(lengths.reduce((a, b) => a + b, 0)).toBeLessThan(atFork.reduce((a, b) => a + b, 0) + 12 * lengths.length);
+    await fork.dispose();
+    await s.dispose();
+  });
+
   it('a TypeScript scorer runs on the worker: keeping the first half, re-rotated, equals the plain prefill of that half', async () => {
     let calls = 0;
     const keepFirst = new CustomScorerPress({

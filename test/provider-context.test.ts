@@ -119,6 +119,36 @@ describe('provider.cacheContext and providerOptions.presskv.contextId', () => {
     expect(auto.usage.inputTokenDetails).toMatchObject({ cacheReadTokens: memoPressed.tokensBefore, cacheWriteTokens: 0 });
   });
 
+  it('a decoding press stored with the context keeps compressing every request that reads it', async () => {
+    const diary = 'Diary: the baker opened at five, sold rye loaves to the miller, and closed early for the fair. '.repeat(5);
+    const targetSize = 20;
+    const compressionInterval = 4;
+    const press = { name: 'decoding', press: { name: 'knorm' }, compressionInterval, targetSize };
+    const decoding = await provider.cacheContext({ model: modelPath, context: diary, press });
+    const uncompressed = await provider.cacheContext({ model: modelPath, context: diary });
+    // A decoding press leaves the prefill alone: the stored context is whole.
+    expect(decoding.tokensAfter).toBe(decoding.tokensBefore);
+    const ask = (contextId: string) =>
+      generateText({ model: provider(modelPath), prompt: 'What did the baker sell?', maxOutputTokens: 24, temperature: 0, providerOptions: { presskv: { contextId } } });
+
+    const pressed = await ask(decoding.id);
+    const steps = pressed.usage.outputTokens!;
+    expect(steps).toBeGreaterThanOrEqual(compressionInterval);
+    const meta = presskvMeta(pressed);
+    expect(meta).toMatchObject({ contextId: decoding.id, contextPress: 'DecodingPress' });
+    // Every compressionInterval forwards each head is cut to targetSize, so it ends within [target, target + interval − 1].
+    expect(meta.kvSlotsMin as number).toBeGreaterThanOrEqual(targetSize);
+    expect(meta.kvSlotsMax as number).toBeLessThanOrEqual(targetSize + compressionInterval - 1);
+
+    // The same request on the uncompressed context: its cache holds every token (the last one is still pending).
+    const plain = await ask(uncompressed.id);
+    const grown = presskvMeta(plain);
+    expect(grown).toMatchObject({ contextPress: 'none', kvSlotsMin: grown.kvSlotsMax });
+    expect(grown.kvSlotsMin as number).toBeGreaterThanOrEqual(decoding.tokensBefore + plain.usage.outputTokens! - 1);
+    // The stored context itself is unchanged by its requests.
+    expect((await provider.getContext(decoding.id)).bytes).toBe(decoding.bytes);
+  });
+
   it('providerOptions.presskv.press compresses the context part once; later calls with the same context and press read it', async () => {
     const log = 'Ship log: day one calm seas, day two fog near the cape, day three a pod of dolphins off the bow. '.repeat(6);
     const press = { name: 'knorm', compressionRatio: 0.5 };

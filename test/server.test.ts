@@ -110,6 +110,33 @@ describe('presskv server', () => {
     expect(await client.get<Record<string, unknown>>(`/contexts/${created.id}`)).toMatchObject({ id: created.id, tokens_before: created.tokens_before });
   });
 
+  it('reuses a context stored with a press automatically: a plain chat starting with its document reads it, as context_id does', async () => {
+    type Reply = OpenAI.ChatCompletion & { presskv: Record<string, unknown> };
+    const document = 'The harbour master wrote down every boat that came in with fish, and the weight of the catch. '.repeat(8);
+    const snapkv = await client.post<Record<string, unknown>>('/contexts', { body: { content: document, press: { name: 'snapkv', compression_ratio: 0.5 } } });
+    expect(snapkv).toMatchObject({ compressed: true, press: { name: 'SnapKVPress', compressionRatio: 0.5 } });
+    const n = snapkv.tokens_before as number;
+    const question = { role: 'user' as const, content: 'Who wrote down the boats?' };
+    const ask = (extra: Record<string, unknown>, messages: unknown[]) =>
+      client.chat.completions.create({ model: modelName, messages, max_tokens: 10, temperature: 0, ...extra } as never as OpenAI.ChatCompletionCreateParamsNonStreaming) as unknown as Promise<Reply>;
+
+    const byId = await ask({ context_id: snapkv.id }, [question]);
+    const automatic = await ask({}, [{ role: 'system', content: document }, question]);
+    expect(automatic.usage!.prompt_tokens_details!.cached_tokens).toBe(n);
+    expect(automatic.usage!.prompt_tokens).toBe(byId.usage!.prompt_tokens);
+    expect(automatic.choices[0]!.message.content).toBe(byId.choices[0]!.message.content);
+    expect(automatic.presskv).toMatchObject({ context_id: snapkv.id, context_press: { name: 'SnapKVPress' }, tokens_before: n, tokens_after: snapkv.tokens_after });
+    expect(snapkv.tokens_after as number).toBeLessThan(n);
+
+    // The same document stored uncompressed too: the most recently used of the two answers.
+    const plain = await client.post<Record<string, unknown>>('/contexts', { body: { content: document } });
+    expect((await ask({}, [{ role: 'system', content: document }, question])).presskv).toMatchObject({ context_id: plain.id, context_press: null });
+    await ask({ context_id: snapkv.id }, [question]);
+    expect((await ask({}, [{ role: 'system', content: document }, question])).presskv).toMatchObject({ context_id: snapkv.id });
+    await client.delete(`/contexts/${plain.id}`);
+    await client.delete(`/contexts/${snapkv.id}`);
+  });
+
   it('deletes a context; using or getting it afterwards is a 404', async () => {
     const created = await client.post<{ id: string }>('/contexts', { body: { content: [{ role: 'system', content: 'Short-lived notes.' }] } });
     expect(await client.delete(`/contexts/${created.id}`)).toEqual({ id: created.id, object: 'context.deleted', deleted: true });

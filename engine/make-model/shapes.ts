@@ -7,20 +7,11 @@ import type { Architecture, ModelConfig, RopeScaling } from '../model-spec.js';
 export type ShapeName = 'tiny' | 'stories' | 'qwen3-0.6b' | 'llama-3.2-1b';
 export const SHAPE_NAMES: readonly ShapeName[] = ['tiny', 'stories', 'qwen3-0.6b', 'llama-3.2-1b'];
 
-interface Dimensions {
-  nLayers: number;
-  hidden: number;
-  nHeads: number;
-  nKvHeads: number;
-  headDim: number;
-  ffn: number;
-  vocab: number;
-  contextLength: number;
-  ropeTheta: number;
-  rmsEps: number;
-  tiedEmbeddings: boolean;
-  ropeScaling: RopeScaling;
-}
+/** What a shape fixes; the architecture decides the rest of the ModelConfig. */
+type Dimensions = Pick<
+  ModelConfig,
+  'nLayers' | 'hidden' | 'nHeads' | 'nKvHeads' | 'headDim' | 'ffn' | 'vocab' | 'contextLength' | 'ropeTheta' | 'rmsEps' | 'tiedEmbeddings' | 'ropeScaling'
+>;
 
 const NO_SCALING: RopeScaling = { type: '', factor: 1, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPosition: 8192 };
 

@@ -144,6 +144,14 @@ export abstract class Press<O extends Record<string, unknown> = Record<string, u
     return typeof r === 'number' ? r : undefined;
   }
 
+  /**
+   * True when the press keeps compressing while tokens are generated (DecodingPress, CompressionRatioDecodingPress,
+   * CAMPress, PrefillDecodingPress with a decoding press, DMSPress with `decoding`), not only at the prefill.
+   */
+  get actsDuringDecoding(): boolean {
+    return this.kind === 'decoding';
+  }
+
   /** Inner presses, in the order the native config lists them. */
   get children(): readonly Press[] {
     return [];

@@ -89,6 +89,9 @@ export class PrefillDecodingPress extends Press<Record<string, never>> {
   override get compressionRatio(): number | undefined {
     return this.prefillingPress?.compressionRatio;
   }
+  override get actsDuringDecoding(): boolean {
+    return this.decodingPress !== undefined;
+  }
   override get children(): readonly Press[] {
     return [this.prefillingPress, this.decodingPress].filter((p): p is Press => p !== undefined);
   }

@@ -19,6 +19,9 @@ export class DMSPress extends WrapperPress<{ threshold: number; slidingWindowSiz
       decoding: z.boolean().default(false),
     })
     .strict();
+  override get actsDuringDecoding(): boolean {
+    return this.options.decoding;
+  }
   /** Read-only: known only after the prefill. */
   override get compressionRatio(): undefined {
     return undefined;

@@ -149,7 +149,7 @@ export function qualityCases(name: string, ratio: number, setup: QualitySetup): 
 }
 
 /** Why a press has no row in the evaluation (undefined: it has one). */
-export function qualityGap(name: string, setup: Pick<QualitySetup, 'artefacts'>): string | undefined {
+export function qualityGap(name: string, setup: { artefacts?: QualityArtefacts }): string | undefined {
   const trained = 'needs trained weights, and none exist for this model';
   const gaps: Record<string, string | undefined> = {
     kvzap: trained,

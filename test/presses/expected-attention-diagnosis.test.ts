@@ -98,7 +98,7 @@ describe.skipIf(!available)('ExpectedAttention on stories260K: what the future q
         compressionRatio: 0.01,
         windowSize: CONTINUATION,
         label: 'recorder',
-        score(layer) {
+        score(layer: CustomScorerLayer) {
           recorded[layer.layer] = referenceScores(layer);
           return new Float32Array(layer.nKvHeads * layer.n);
         },
@@ -128,7 +128,7 @@ describe.skipIf(!available)('ExpectedAttention on stories260K: what the future q
       compressionRatio: RATIO,
       windowSize: 1,
       label: set,
-      score: (layer) => Float32Array.from(stories[story].recorded[layer.layer][set]),
+      score: (layer: CustomScorerLayer) => Float32Array.from(stories[story].recorded[layer.layer][set]),
     });
 
   it('keeping what the continuation attends to is near-lossless, so the evaluation rewards attention prediction', () => {

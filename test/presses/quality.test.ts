@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runPressesCommand } from '../../cli/presses.js';
 import { nativeAddon } from '../../engine/native.js';
 import { createPress, listPresses } from '../../engine/presses/index.js';
-import { compareNextTokens, qualityCases, qualityGap, renderQualityTable } from '../../engine/presses/quality.js';
+import { compareNextTokens, qualityCases, qualityGap, renderQualityTable, type QualitySetup } from '../../engine/presses/quality.js';
 import { gaussian, randomArray, seededRandom } from '../reference/presses/layer-inputs.js';
 import { makeTempDir, writeJson } from './artefact-files.js';
 
@@ -47,7 +47,7 @@ describe('next-token comparison', () => {
   });
 
   it('evaluates a valid configuration for every press it covers, at every ratio, and says why for the others', () => {
-    const setup = { nLayers: 5, contextTokens: 400, continuationTokens: 48 };
+    const setup: QualitySetup = { nLayers: 5, contextTokens: 400, continuationTokens: 48 };
     let covered = 0;
     for (const { name } of listPresses()) {
       const gap = qualityGap(name, setup);

@@ -2,43 +2,22 @@
 // (a real pretrained Llama) inside the engine's own layer-major prefill (addon pressEvalContext): the KV bytes
 // fall to (1 − r)·before + one page per (layer, kv-head) — head-wise presses included — and the continuation
 // still runs on the compressed cache.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callNative, nativeAddon, type NativeModelHandle } from '../../engine/native.js';
+import { callNative, type NativeModelHandle } from '../../engine/native.js';
 import { readModelFiles } from '../../engine/model-files.js';
 import { CustomScorerPress, createPress, listPresses, type CustomScorerLayer, type Press, type PressSpec } from '../../engine/presses/index.js';
 import { nativePressConfig } from '../../engine/presses/prepare.js';
 import type { PressTextSource } from '../../engine/presses/reconstruction-prompts.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
+import { havePressEvalFiles, pressEvalAddon, storiesGoldenPath, storiesModelPath, type EvalResult } from '../helpers/press-eval-addon.js';
 import { makeTempDir, writeF32Safetensors, writeJson } from './artefact-files.js';
 
-interface EvalResult {
-  tokensBefore: number;
-  tokensAfter: number;
-  bytesBefore: number;
-  bytesAfter: number;
-  perLayer: { layer: number; perHead: number[] }[];
-  logits?: Float32Array;
-}
-interface EngineAddon {
-  loadModel(spec: unknown, options?: { threads?: number }): NativeModelHandle;
-  pressEvalContext(model: NativeModelHandle, context: Int32Array, press: unknown, options?: unknown): EvalResult;
-}
-
-const modelsDir = fileURLToPath(new URL('../../../shared/models/', import.meta.url));
-const modelPath = join(modelsDir, 'stories260K.gguf');
-const goldenPath = join(modelsDir, 'golden-stories260K.json');
-const addon = (() => {
-  try {
-    const a = nativeAddon() as unknown as Partial<EngineAddon>;
-    return typeof a.pressEvalContext === 'function' ? (a as EngineAddon) : undefined;
-  } catch {
-    return undefined;
-  }
-})();
-const available = existsSync(modelPath) && existsSync(goldenPath) && addon !== undefined;
+const addon = pressEvalAddon;
+const modelPath = storiesModelPath;
+const goldenPath = storiesGoldenPath;
+const available = havePressEvalFiles;
 if (!available) console.warn('[presses] stories260K press tests skipped: ../shared/models/stories260K.gguf or the native pressEvalContext entry is missing');
 
 const PAGE_TOKENS = 16;

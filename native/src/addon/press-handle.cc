@@ -13,6 +13,8 @@
 #include <functional>
 #include <map>
 
+#include "addon/js-options.h"
+#include "addon/prefill-stats.h"
 #include "addon/registry.h"
 #include "core/errors.h"
 #include "addon/model-handle.h"
@@ -36,11 +38,17 @@ using press::PressConfig;
 
 [[noreturn]] void bad(const std::string& message) { throw EngineError(ErrorCode::InvalidArgument, message); }
 
-// A JS Error carrying the engine's stable code (engine/errors.ts maps it to a typed error).
-Napi::Error to_js_error(Napi::Env env, const EngineError& e) {
-  Napi::Error err = Napi::Error::New(env, e.what());
-  err.Set("code", Napi::String::New(env, error_code_name(e.code())));
-  return err;
+// An entry point whose C++ errors reach JS as Errors carrying the engine's stable code (engine/errors.ts
+// maps it to a typed error).
+template <Napi::Value (*Entry)(const Napi::CallbackInfo&)>
+Napi::Value js_entry(const Napi::CallbackInfo& info) {
+  try {
+    return Entry(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw_as_js(info.Env(), std::current_exception());
+  }
 }
 
 int32_t get_int(const Napi::Object& obj, const char* key, bool required, int32_t fallback = 0) {
@@ -225,91 +233,83 @@ Napi::Float32Array float_array(Napi::Env env, const std::vector<float>& v) {
 
 Napi::Value score_press_layer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  try {
-    if (info.Length() < 2 || !info[1].IsObject()) bad("scorePressLayer(pressConfig, inputs) needs two objects");
-    const PressConfig config = parse_press_config(info[0]);
-    Napi::Object in = info[1].As<Napi::Object>();
-    const ModelConfig model = parse_model_config(in.Get("config"));
-    std::unique_ptr<press::Press> p = press::create_press(config, &model);
+  if (info.Length() < 2 || !info[1].IsObject()) bad("scorePressLayer(pressConfig, inputs) needs two objects");
+  const PressConfig config = parse_press_config(info[0]);
+  Napi::Object in = info[1].As<Napi::Object>();
+  const ModelConfig model = parse_model_config(in.Get("config"));
+  std::unique_ptr<press::Press> p = press::create_press(config, &model);
 
-    const int32_t Hk = model.n_kv_heads, H = model.n_heads, d = model.head_dim, D = model.hidden;
-    const int32_t layer = get_int(in, "layer", false, 0);
-    const int32_t n = get_int(in, "n", true);
-    const int32_t q = get_int(in, "q", false, n);
-    if (layer < 0 || layer >= model.n_layers) bad("inputs.layer is out of range");
-    if (n <= 0 || q <= 0 || q > n) bad("inputs: need 0 < q <= n");
-    std::vector<float> hidden = get_floats(in, "hidden", (size_t)q * D, true);
-    std::vector<float> keys = get_floats(in, "keys", (size_t)Hk * n * d, true);
-    std::vector<float> values = get_floats(in, "values", (size_t)Hk * n * d, true);
-    std::vector<float> attentions = get_floats(in, "attentions", (size_t)H * q * n, false);
-    std::vector<int32_t> positions = parse_positions(in.Get("positions"), Hk, n);
-    if (!in.Get("seed").IsUndefined()) p->rng().seed((uint64_t)get_number(in, "seed", 0));
+  const int32_t Hk = model.n_kv_heads, H = model.n_heads, d = model.head_dim, D = model.hidden;
+  const int32_t layer = get_int(in, "layer", false, 0);
+  const int32_t n = get_int(in, "n", true);
+  const int32_t q = get_int(in, "q", false, n);
+  if (layer < 0 || layer >= model.n_layers) bad("inputs.layer is out of range");
+  if (n <= 0 || q <= 0 || q > n) bad("inputs: need 0 < q <= n");
+  std::vector<float> hidden = get_floats(in, "hidden", (size_t)q * D, true);
+  std::vector<float> keys = get_floats(in, "keys", (size_t)Hk * n * d, true);
+  std::vector<float> values = get_floats(in, "values", (size_t)Hk * n * d, true);
+  std::vector<float> attentions = get_floats(in, "attentions", (size_t)H * q * n, false);
+  std::vector<int32_t> positions = parse_positions(in.Get("positions"), Hk, n);
+  if (!in.Get("seed").IsUndefined()) p->rng().seed((uint64_t)get_number(in, "seed", 0));
 
-    PlainWeights weights(model);
-    weights.layers[layer] = parse_weights(in.Get("weights"), model);
+  PlainWeights weights(model);
+  weights.layers[layer] = parse_weights(in.Get("weights"), model);
 
-    LayerView view;
-    view.layer = layer;
-    view.n_layers = model.n_layers;
-    view.n = n;
-    view.q = q;
-    view.n_heads = H;
-    view.n_kv_heads = Hk;
-    view.head_dim = d;
-    view.hidden_size = D;
-    view.hidden = hidden.data();
-    view.keys = keys.data();
-    view.values = values.data();
-    view.positions = positions.data();
-    view.attentions = attentions.empty() ? nullptr : attentions.data();
-    view.first_position = get_int(in, "firstPosition", false, n - q);
-    view.model = &weights;
+  LayerView view;
+  view.layer = layer;
+  view.n_layers = model.n_layers;
+  view.n = n;
+  view.q = q;
+  view.n_heads = H;
+  view.n_kv_heads = Hk;
+  view.head_dim = d;
+  view.hidden_size = D;
+  view.hidden = hidden.data();
+  view.keys = keys.data();
+  view.values = values.data();
+  view.positions = positions.data();
+  view.attentions = attentions.empty() ? nullptr : attentions.data();
+  view.first_position = get_int(in, "firstPosition", false, n - q);
+  view.model = &weights;
 
-    p->validate(n);
-    p->begin(model.n_layers);
-    LayerDecision decision;
-    p->compress(view, decision);
-    if (p->defers_to_finish()) {
-      std::vector<LayerView> views{view};
-      std::vector<LayerDecision> decisions(1);
-      p->finish(views, decisions);
-      std::vector<float> scores = std::move(decision.scores);
-      decision = std::move(decisions[0]);
-      if (decision.scores.empty()) decision.scores = std::move(scores);
-    }
-    if (decision.unchanged) decision.keep_all(Hk, n);
-
-    Napi::Object out = Napi::Object::New(env);
-    if (!decision.scores.empty()) out.Set("scores", float_array(env, decision.scores));
-    Napi::Array kept = Napi::Array::New(env, Hk);
-    for (int32_t h = 0; h < Hk; ++h) kept.Set(h, int_array(env, decision.kept[h]));
-    out.Set("kept", kept);
-    auto gather = [&](const std::vector<float>& src) {
-      std::vector<float> g;
-      for (int32_t h = 0; h < Hk; ++h)
-        for (int32_t t : decision.kept[h]) g.insert(g.end(), src.begin() + ((size_t)h * n + t) * d, src.begin() + ((size_t)h * n + t + 1) * d);
-      return g;
-    };
-    if (decision.keys_modified) out.Set("keys", float_array(env, gather(keys)));
-    if (decision.values_modified) out.Set("values", float_array(env, gather(values)));
-    if (decision.positions_modified) {
-      Napi::Array per_head = Napi::Array::New(env, Hk);
-      for (int32_t h = 0; h < Hk; ++h) {
-        std::vector<int32_t> ps;
-        for (int32_t t : decision.kept[h]) ps.push_back(positions[(size_t)h * n + t]);
-        per_head.Set(h, int_array(env, ps));
-      }
-      out.Set("positions", per_head);
-    }
-    out.Set("channelRatio", Napi::Number::New(env, decision.channel_ratio));
-    return out;
-  } catch (const EngineError& e) {
-    throw to_js_error(env, e);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw to_js_error(env, EngineError(ErrorCode::Internal, e.what()));
+  p->validate(n);
+  p->begin(model.n_layers);
+  LayerDecision decision;
+  p->compress(view, decision);
+  if (p->defers_to_finish()) {
+    std::vector<LayerView> views{view};
+    std::vector<LayerDecision> decisions(1);
+    p->finish(views, decisions);
+    std::vector<float> scores = std::move(decision.scores);
+    decision = std::move(decisions[0]);
+    if (decision.scores.empty()) decision.scores = std::move(scores);
   }
+  if (decision.unchanged) decision.keep_all(Hk, n);
+
+  Napi::Object out = Napi::Object::New(env);
+  if (!decision.scores.empty()) out.Set("scores", float_array(env, decision.scores));
+  Napi::Array kept = Napi::Array::New(env, Hk);
+  for (int32_t h = 0; h < Hk; ++h) kept.Set(h, int_array(env, decision.kept[h]));
+  out.Set("kept", kept);
+  auto gather = [&](const std::vector<float>& src) {
+    std::vector<float> g;
+    for (int32_t h = 0; h < Hk; ++h)
+      for (int32_t t : decision.kept[h]) g.insert(g.end(), src.begin() + ((size_t)h * n + t) * d, src.begin() + ((size_t)h * n + t + 1) * d);
+    return g;
+  };
+  if (decision.keys_modified) out.Set("keys", float_array(env, gather(keys)));
+  if (decision.values_modified) out.Set("values", float_array(env, gather(values)));
+  if (decision.positions_modified) {
+    Napi::Array per_head = Napi::Array::New(env, Hk);
+    for (int32_t h = 0; h < Hk; ++h) {
+      std::vector<int32_t> ps;
+      for (int32_t t : decision.kept[h]) ps.push_back(positions[(size_t)h * n + t]);
+      per_head.Set(h, int_array(env, ps));
+    }
+    out.Set("positions", per_head);
+  }
+  out.Set("channelRatio", Napi::Number::New(env, decision.channel_ratio));
+  return out;
 }
 
 // A sequence cache over plain vectors, for runPressPipeline: slots per (layer, kv-head) remember the
@@ -433,179 +433,171 @@ class PagedTestCache {
 // `kept` then lists the kept slots' positions (the paged cache does not track insertion order).
 Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  try {
-    if (info.Length() < 2 || !info[1].IsObject()) bad("runPressPipeline(pressConfig, inputs) needs two objects");
-    const PressConfig config = parse_press_config(info[0]);
-    Napi::Object in = info[1].As<Napi::Object>();
-    const ModelConfig model = parse_model_config(in.Get("config"));
-    const int32_t L = model.n_layers, Hk = model.n_kv_heads, d = model.head_dim, D = model.hidden, H = model.n_heads;
-    const int32_t n = get_int(in, "n", true);
-    if (n <= 0) bad("inputs.n must be positive");
-    Napi::Value lv = in.Get("layers");
-    if (!lv.IsArray() || lv.As<Napi::Array>().Length() != (uint32_t)L) bad("inputs.layers must hold one entry per layer");
-    Napi::Array layers = lv.As<Napi::Array>();
-    std::vector<int32_t> positions = parse_positions(in.Get("positions"), Hk, n);
+  if (info.Length() < 2 || !info[1].IsObject()) bad("runPressPipeline(pressConfig, inputs) needs two objects");
+  const PressConfig config = parse_press_config(info[0]);
+  Napi::Object in = info[1].As<Napi::Object>();
+  const ModelConfig model = parse_model_config(in.Get("config"));
+  const int32_t L = model.n_layers, Hk = model.n_kv_heads, d = model.head_dim, D = model.hidden, H = model.n_heads;
+  const int32_t n = get_int(in, "n", true);
+  if (n <= 0) bad("inputs.n must be positive");
+  Napi::Value lv = in.Get("layers");
+  if (!lv.IsArray() || lv.As<Napi::Array>().Length() != (uint32_t)L) bad("inputs.layers must hold one entry per layer");
+  Napi::Array layers = lv.As<Napi::Array>();
+  std::vector<int32_t> positions = parse_positions(in.Get("positions"), Hk, n);
 
-    press::PressPipeline pipeline(press::create_press(config, &model), model);
-    pipeline.record_scores(true);
-    if (!in.Get("seed").IsUndefined()) pipeline.press().rng().seed((uint64_t)get_number(in, "seed", 0));
-    PlainWeights weights(model);
-    PlainCache plain(L, Hk, d);
-    Napi::Value cache_kind = in.Get("cache");
-    const bool use_paged = cache_kind.IsString() && cache_kind.As<Napi::String>().Utf8Value() == "paged";
-    std::unique_ptr<PagedTestCache> paged_cache;
-    if (use_paged) {
-      Napi::Value dt = in.Get("kvDtype");
-      const bool f32 = dt.IsString() && dt.As<Napi::String>().Utf8Value() == "f32";
-      paged_cache = std::make_unique<PagedTestCache>(model, f32 ? DType::F32 : DType::F16, get_int(in, "pageTokens", false, 16),
-                                                     1 << 20);
-    }
-    press::LayerCacheAccess& cache = use_paged ? paged_cache->access() : static_cast<press::LayerCacheAccess&>(plain);
-    auto append = [&](int32_t l, const float* k, const float* v, const int32_t* p, int32_t count, int32_t origin) {
-      if (use_paged) paged_cache->append(l, k, v, p, count, d);
-      else plain.append(l, k, v, p, count, origin);
-    };
-    // One later forward's per-layer inputs (q rows at positions first, first + 1, ...): appends its K / V to
-    // every layer and hands each layer's X to `after` (a reconstruction pass or a decoding step).
-    auto feed = [&](Napi::Array step_layers, int32_t q, int32_t first, int32_t origin,
-                    const std::function<void(int32_t layer, const float* x)>& after) {
-      std::vector<int32_t> step_positions((size_t)Hk * q);
-      for (int32_t h = 0; h < Hk; ++h)
-        for (int32_t t = 0; t < q; ++t) step_positions[(size_t)h * q + t] = first + t;
-      for (int32_t l = 0; l < L; ++l) {
-        if (!step_layers.Get(l).IsObject()) bad("per-layer inputs must be objects");
-        Napi::Object layer = step_layers.Get(l).As<Napi::Object>();
-        std::vector<float> x = get_floats(layer, "hidden", (size_t)q * D, true);
-        std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * q * d, true);
-        std::vector<float> values = get_floats(layer, "values", (size_t)Hk * q * d, true);
-        append(l, keys.data(), values.data(), step_positions.data(), q, origin);
-        after(l, x.data());
-      }
-    };
-    std::vector<std::vector<float>> hidden(L);
-    std::vector<std::vector<float>> attentions(L);
-    for (int32_t l = 0; l < L; ++l) {
-      if (!layers.Get(l).IsObject()) bad("inputs.layers entries must be objects");
-      Napi::Object layer = layers.Get(l).As<Napi::Object>();
-      hidden[l] = get_floats(layer, "hidden", (size_t)n * D, true);
-      std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * n * d, true);
-      std::vector<float> values = get_floats(layer, "values", (size_t)Hk * n * d, true);
-      attentions[l] = get_floats(layer, "attentions", (size_t)H * n * n, false);
-      weights.layers[l] = parse_weights(layer.Get("weights"), model);
-      append(l, keys.data(), values.data(), positions.data(), n, 0);
-    }
-    const size_t bytes_before = use_paged ? paged_cache->bytes() : 0;
-    pipeline.begin_prefill(n);
-    std::vector<press::ReconstructionPass> planned;
-    Napi::Value rv = in.Get("reconstruction");
-    if (rv.IsObject()) {
-      Napi::Object rec = rv.As<Napi::Object>();
-      Napi::Value ctx = rec.Get("context");
-      if (!ctx.IsTypedArray() || ctx.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-          ctx.As<Napi::Int32Array>().ElementLength() != (size_t)n)
-        bad("inputs.reconstruction.context must be an Int32Array of n token ids");
-      Napi::Int32Array ids = ctx.As<Napi::Int32Array>();
-      planned = pipeline.plan_reconstruction(std::vector<int32_t>(ids.Data(), ids.Data() + n));
-    }
-    for (int32_t l = 0; l < L; ++l)
-      pipeline.after_layer(l, hidden[l].data(), n, 0, cache, weights, attentions[l].empty() ? nullptr : attentions[l].data());
-    if (!planned.empty()) {
-      Napi::Value pv = rv.As<Napi::Object>().Get("passes");
-      if (!pv.IsArray() || pv.As<Napi::Array>().Length() != planned.size())
-        bad("inputs.reconstruction.passes must hold one entry per planned pass (" + std::to_string(planned.size()) + ")");
-      Napi::Array passes = pv.As<Napi::Array>();
-      for (size_t i = 0; i < planned.size(); ++i) {
-        const int32_t q = (int32_t)planned[i].tokens.size();
-        Napi::Value plv = passes.Get(i).IsObject() ? passes.Get(i).As<Napi::Object>().Get("layers") : Napi::Value();
-        if (!plv.IsArray() || plv.As<Napi::Array>().Length() != (uint32_t)L) bad("reconstruction passes need one layer entry per layer");
-        feed(plv.As<Napi::Array>(), q, n, n,
-             [&](int32_t l, const float* x) { pipeline.after_pass_layer((int32_t)i, l, x, q, n, cache, weights); });
-        if (use_paged) paged_cache->truncate(n);
-        else plain.truncate(n);
-      }
-    }
-    pipeline.finish_prefill(cache, weights);
-    const size_t bytes_after = use_paged ? paged_cache->bytes() : 0;
-
-    Napi::Value dv = in.Get("decode");
-    if (dv.IsArray()) {
-      Napi::Array steps = dv.As<Napi::Array>();
-      int32_t next_position = n, origin = n;
-      for (uint32_t s = 0; s < steps.Length(); ++s) {
-        if (!steps.Get(s).IsObject()) bad("inputs.decode entries must be objects");
-        Napi::Object step = steps.Get(s).As<Napi::Object>();
-        const int32_t q = get_int(step, "q", false, 1);
-        Napi::Value slv = step.Get("layers");
-        if (q <= 0 || !slv.IsArray() || slv.As<Napi::Array>().Length() != (uint32_t)L) bad("decode steps need q > 0 and one layer entry per layer");
-        feed(slv.As<Napi::Array>(), q, next_position, origin,
-             [&](int32_t l, const float* x) { pipeline.after_decode_layer(l, x, q, next_position, cache, weights); });
-        next_position += q;
-        origin += q;
-      }
-    }
-
-    Napi::Object out = Napi::Object::New(env);
-    Napi::Array result = Napi::Array::New(env, L);
-    for (int32_t l = 0; l < L; ++l) {
-      Napi::Object layer = Napi::Object::New(env);
-      Napi::Array kept = Napi::Array::New(env, Hk), pos = Napi::Array::New(env, Hk), keys = Napi::Array::New(env, Hk),
-                  values = Napi::Array::New(env, Hk);
-      std::vector<float> all_keys, all_values;
-      std::vector<int32_t> all_positions;
-      cache.gather(l, all_keys, all_values, all_positions);
-      const size_t width = all_positions.size() / Hk;
-      for (int32_t h = 0; h < Hk; ++h) {
-        std::vector<int32_t> origins, ps;
-        std::vector<float> ks, vs;
-        for (size_t t = 0; t < width; ++t) {
-          const size_t at = h * width + t;
-          if (all_positions[at] < 0) continue;  // front padding of a shorter head
-          ps.push_back(all_positions[at]);
-          ks.insert(ks.end(), all_keys.begin() + at * d, all_keys.begin() + (at + 1) * d);
-          vs.insert(vs.end(), all_values.begin() + at * d, all_values.begin() + (at + 1) * d);
-        }
-        if (use_paged) origins = ps;
-        else
-          for (const auto& slot : plain.slots()[l][h]) origins.push_back(slot.origin);
-        kept.Set(h, int_array(env, origins));
-        pos.Set(h, int_array(env, ps));
-        keys.Set(h, float_array(env, ks));
-        values.Set(h, float_array(env, vs));
-      }
-      layer.Set("kept", kept);
-      layer.Set("positions", pos);
-      layer.Set("keys", keys);
-      layer.Set("values", values);
-      if ((size_t)l < pipeline.stats().size() && !pipeline.stats()[l].scores.empty())
-        layer.Set("scores", float_array(env, pipeline.stats()[l].scores));
-      result.Set(l, layer);
-    }
-    out.Set("layers", result);
-    out.Set("ratio", Napi::Number::New(env, pipeline.achieved_ratio()));
-    if (use_paged) {
-      out.Set("bytesBefore", Napi::Number::New(env, (double)bytes_before));
-      out.Set("bytesAfter", Napi::Number::New(env, (double)bytes_after));
-    }
-    out.Set("pressRatio", Napi::Number::New(env, pipeline.press().compression_ratio()));
-    if (!planned.empty()) {
-      Napi::Array passes = Napi::Array::New(env, planned.size());
-      for (size_t i = 0; i < planned.size(); ++i) {
-        Napi::Object p = Napi::Object::New(env);
-        p.Set("tokens", int_array(env, planned[i].tokens));
-        p.Set("begin", planned[i].begin);
-        p.Set("end", planned[i].end);
-        passes.Set((uint32_t)i, p);
-      }
-      out.Set("passes", passes);
-    }
-    return out;
-  } catch (const EngineError& e) {
-    throw to_js_error(env, e);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw to_js_error(env, EngineError(ErrorCode::Internal, e.what()));
+  press::PressPipeline pipeline(config, model);
+  pipeline.record_scores(true);
+  if (!in.Get("seed").IsUndefined()) pipeline.press().rng().seed((uint64_t)get_number(in, "seed", 0));
+  PlainWeights weights(model);
+  PlainCache plain(L, Hk, d);
+  Napi::Value cache_kind = in.Get("cache");
+  const bool use_paged = cache_kind.IsString() && cache_kind.As<Napi::String>().Utf8Value() == "paged";
+  std::unique_ptr<PagedTestCache> paged_cache;
+  if (use_paged) {
+    Napi::Value dt = in.Get("kvDtype");
+    const bool f32 = dt.IsString() && dt.As<Napi::String>().Utf8Value() == "f32";
+    paged_cache = std::make_unique<PagedTestCache>(model, f32 ? DType::F32 : DType::F16, get_int(in, "pageTokens", false, 16),
+                                                   1 << 20);
   }
+  press::LayerCacheAccess& cache = use_paged ? paged_cache->access() : static_cast<press::LayerCacheAccess&>(plain);
+  auto append = [&](int32_t l, const float* k, const float* v, const int32_t* p, int32_t count, int32_t origin) {
+    if (use_paged) paged_cache->append(l, k, v, p, count, d);
+    else plain.append(l, k, v, p, count, origin);
+  };
+  // One later forward's per-layer inputs (q rows at positions first, first + 1, ...): appends its K / V to
+  // every layer and hands each layer's X to `after` (a reconstruction pass or a decoding step).
+  auto feed = [&](Napi::Array step_layers, int32_t q, int32_t first, int32_t origin,
+                  const std::function<void(int32_t layer, const float* x)>& after) {
+    std::vector<int32_t> step_positions((size_t)Hk * q);
+    for (int32_t h = 0; h < Hk; ++h)
+      for (int32_t t = 0; t < q; ++t) step_positions[(size_t)h * q + t] = first + t;
+    for (int32_t l = 0; l < L; ++l) {
+      if (!step_layers.Get(l).IsObject()) bad("per-layer inputs must be objects");
+      Napi::Object layer = step_layers.Get(l).As<Napi::Object>();
+      std::vector<float> x = get_floats(layer, "hidden", (size_t)q * D, true);
+      std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * q * d, true);
+      std::vector<float> values = get_floats(layer, "values", (size_t)Hk * q * d, true);
+      append(l, keys.data(), values.data(), step_positions.data(), q, origin);
+      after(l, x.data());
+    }
+  };
+  std::vector<std::vector<float>> hidden(L);
+  std::vector<std::vector<float>> attentions(L);
+  for (int32_t l = 0; l < L; ++l) {
+    if (!layers.Get(l).IsObject()) bad("inputs.layers entries must be objects");
+    Napi::Object layer = layers.Get(l).As<Napi::Object>();
+    hidden[l] = get_floats(layer, "hidden", (size_t)n * D, true);
+    std::vector<float> keys = get_floats(layer, "keys", (size_t)Hk * n * d, true);
+    std::vector<float> values = get_floats(layer, "values", (size_t)Hk * n * d, true);
+    attentions[l] = get_floats(layer, "attentions", (size_t)H * n * n, false);
+    weights.layers[l] = parse_weights(layer.Get("weights"), model);
+    append(l, keys.data(), values.data(), positions.data(), n, 0);
+  }
+  const size_t bytes_before = use_paged ? paged_cache->bytes() : 0;
+  pipeline.begin_prefill(n);
+  std::vector<press::ReconstructionPass> planned;
+  Napi::Value rv = in.Get("reconstruction");
+  if (rv.IsObject()) {
+    Napi::Object rec = rv.As<Napi::Object>();
+    Napi::Value ctx = rec.Get("context");
+    if (!ctx.IsTypedArray() || ctx.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        ctx.As<Napi::Int32Array>().ElementLength() != (size_t)n)
+      bad("inputs.reconstruction.context must be an Int32Array of n token ids");
+    Napi::Int32Array ids = ctx.As<Napi::Int32Array>();
+    planned = pipeline.plan_reconstruction(std::vector<int32_t>(ids.Data(), ids.Data() + n));
+  }
+  for (int32_t l = 0; l < L; ++l)
+    pipeline.after_layer(l, hidden[l].data(), n, 0, cache, weights, attentions[l].empty() ? nullptr : attentions[l].data());
+  if (!planned.empty()) {
+    Napi::Value pv = rv.As<Napi::Object>().Get("passes");
+    if (!pv.IsArray() || pv.As<Napi::Array>().Length() != planned.size())
+      bad("inputs.reconstruction.passes must hold one entry per planned pass (" + std::to_string(planned.size()) + ")");
+    Napi::Array passes = pv.As<Napi::Array>();
+    for (size_t i = 0; i < planned.size(); ++i) {
+      const int32_t q = (int32_t)planned[i].tokens.size();
+      Napi::Value plv = passes.Get(i).IsObject() ? passes.Get(i).As<Napi::Object>().Get("layers") : Napi::Value();
+      if (!plv.IsArray() || plv.As<Napi::Array>().Length() != (uint32_t)L) bad("reconstruction passes need one layer entry per layer");
+      feed(plv.As<Napi::Array>(), q, n, n,
+           [&](int32_t l, const float* x) { pipeline.after_pass_layer((int32_t)i, l, x, q, n, cache, weights); });
+      if (use_paged) paged_cache->truncate(n);
+      else plain.truncate(n);
+    }
+  }
+  pipeline.finish_prefill(cache, weights);
+  const size_t bytes_after = use_paged ? paged_cache->bytes() : 0;
+
+  Napi::Value dv = in.Get("decode");
+  if (dv.IsArray()) {
+    Napi::Array steps = dv.As<Napi::Array>();
+    int32_t next_position = n, origin = n;
+    for (uint32_t s = 0; s < steps.Length(); ++s) {
+      if (!steps.Get(s).IsObject()) bad("inputs.decode entries must be objects");
+      Napi::Object step = steps.Get(s).As<Napi::Object>();
+      const int32_t q = get_int(step, "q", false, 1);
+      Napi::Value slv = step.Get("layers");
+      if (q <= 0 || !slv.IsArray() || slv.As<Napi::Array>().Length() != (uint32_t)L) bad("decode steps need q > 0 and one layer entry per layer");
+      feed(slv.As<Napi::Array>(), q, next_position, origin,
+           [&](int32_t l, const float* x) { pipeline.after_decode_layer(l, x, q, next_position, cache, weights); });
+      next_position += q;
+      origin += q;
+    }
+  }
+
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array result = Napi::Array::New(env, L);
+  for (int32_t l = 0; l < L; ++l) {
+    Napi::Object layer = Napi::Object::New(env);
+    Napi::Array kept = Napi::Array::New(env, Hk), pos = Napi::Array::New(env, Hk), keys = Napi::Array::New(env, Hk),
+                values = Napi::Array::New(env, Hk);
+    std::vector<float> all_keys, all_values;
+    std::vector<int32_t> all_positions;
+    cache.gather(l, all_keys, all_values, all_positions);
+    const size_t width = all_positions.size() / Hk;
+    for (int32_t h = 0; h < Hk; ++h) {
+      std::vector<int32_t> origins, ps;
+      std::vector<float> ks, vs;
+      for (size_t t = 0; t < width; ++t) {
+        const size_t at = h * width + t;
+        if (all_positions[at] < 0) continue;  // front padding of a shorter head
+        ps.push_back(all_positions[at]);
+        ks.insert(ks.end(), all_keys.begin() + at * d, all_keys.begin() + (at + 1) * d);
+        vs.insert(vs.end(), all_values.begin() + at * d, all_values.begin() + (at + 1) * d);
+      }
+      if (use_paged) origins = ps;
+      else
+        for (const auto& slot : plain.slots()[l][h]) origins.push_back(slot.origin);
+      kept.Set(h, int_array(env, origins));
+      pos.Set(h, int_array(env, ps));
+      keys.Set(h, float_array(env, ks));
+      values.Set(h, float_array(env, vs));
+    }
+    layer.Set("kept", kept);
+    layer.Set("positions", pos);
+    layer.Set("keys", keys);
+    layer.Set("values", values);
+    if ((size_t)l < pipeline.stats().size() && !pipeline.stats()[l].scores.empty())
+      layer.Set("scores", float_array(env, pipeline.stats()[l].scores));
+    result.Set(l, layer);
+  }
+  out.Set("layers", result);
+  out.Set("ratio", Napi::Number::New(env, pipeline.achieved_ratio()));
+  if (use_paged) {
+    out.Set("bytesBefore", Napi::Number::New(env, (double)bytes_before));
+    out.Set("bytesAfter", Napi::Number::New(env, (double)bytes_after));
+  }
+  out.Set("pressRatio", Napi::Number::New(env, pipeline.press().compression_ratio()));
+  if (!planned.empty()) {
+    Napi::Array passes = Napi::Array::New(env, planned.size());
+    for (size_t i = 0; i < planned.size(); ++i) {
+      Napi::Object p = Napi::Object::New(env);
+      p.Set("tokens", int_array(env, planned[i].tokens));
+      p.Set("begin", planned[i].begin);
+      p.Set("end", planned[i].end);
+      passes.Set((uint32_t)i, p);
+    }
+    out.Set("passes", passes);
+  }
+  return out;
 }
 
 // pressEvalContext(modelHandle, contextTokens: Int32Array, pressConfig | null, options?: { continuation?:
@@ -613,107 +605,78 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
 // → { tokensBefore, tokensAfter, bytesBefore, bytesAfter, perLayer: [{ layer, perHead: number[] }], ratio,
 //     logits?: Float32Array [continuation.length × vocab] }
 // Prefills the context layer-major with the press compressing each layer (the engine's own forward and
-// paged cache), then evaluates the continuation on top of the compressed cache (all rows' logits): what
+// paged cache), then evaluates the continuation on top of the compressed cache (all rows' logits), at the
+// positions a session's prefillContext gives it (both run press/context-prefill.h): what
 // the press quality evaluation (KL / top-1 against ratio 0) and the memory checks need. Synchronous.
 Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  try {
-    if (info.Length() < 2) bad("pressEvalContext(model, contextTokens, pressConfig, options?)");
-    ModelHandle* handle = ModelHandle::from(info[0]);
-    std::shared_ptr<Model> model = handle->model();
-    const ModelConfig& mc = model->config();
-    auto int32_arg = [&](const Napi::Value& v, const char* what) {
-      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-        bad(std::string("pressEvalContext: ") + what + " must be an Int32Array");
-      Napi::Int32Array a = v.As<Napi::Int32Array>();
-      return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
-    };
-    const std::vector<int32_t> context = int32_arg(info[1], "contextTokens");
-    if (context.empty()) bad("pressEvalContext: the context is empty");
-    std::unique_ptr<press::PressPipeline> pipeline;
-    if (info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined())
-      pipeline = std::make_unique<press::PressPipeline>(press::create_press(parse_press_config(info[2]), &mc), mc);
-    KvCacheOptions kv;
-    EvalOptions eval;
-    std::vector<int32_t> continuation;
-    if (info.Length() > 3 && info[3].IsObject()) {
-      Napi::Object o = info[3].As<Napi::Object>();
-      Napi::Value dt = o.Get("kvDtype");
-      if (dt.IsString()) {
-        const std::string d = dt.As<Napi::String>().Utf8Value();
-        if (d != "f16" && d != "f32") bad("pressEvalContext: kvDtype must be 'f16' or 'f32'");
-        kv.dtype = d == "f32" ? DType::F32 : DType::F16;
-      }
-      kv.page_tokens = get_int(o, "pageTokens", false, kv.page_tokens);
-      eval.chunk_size = get_int(o, "chunkSize", false, eval.chunk_size);
-      if (kv.page_tokens <= 0 || eval.chunk_size <= 0) bad("pressEvalContext: pageTokens and chunkSize must be positive");
-      Napi::Value cont = o.Get("continuation");
-      if (!cont.IsUndefined() && !cont.IsNull()) continuation = int32_arg(cont, "options.continuation");
+  if (info.Length() < 2) bad("pressEvalContext(model, contextTokens, pressConfig, options?)");
+  ModelHandle* handle = ModelHandle::from(info[0]);
+  std::shared_ptr<Model> model = handle->model();
+  const ModelConfig& mc = model->config();
+  auto int32_arg = [&](const Napi::Value& v, const char* what) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      bad(std::string("pressEvalContext: ") + what + " must be an Int32Array");
+    Napi::Int32Array a = v.As<Napi::Int32Array>();
+    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+  };
+  const std::vector<int32_t> context = int32_arg(info[1], "contextTokens");
+  if (context.empty()) bad("pressEvalContext: the context is empty");
+  std::unique_ptr<press::PressPipeline> pipeline;
+  if (info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined())
+    pipeline = std::make_unique<press::PressPipeline>(parse_press_config(info[2]), mc);
+  KvCacheOptions kv;
+  EvalOptions eval;
+  std::vector<int32_t> continuation;
+  if (info.Length() > 3 && info[3].IsObject()) {
+    Napi::Object o = info[3].As<Napi::Object>();
+    Napi::Value dt = o.Get("kvDtype");
+    if (dt.IsString()) {
+      const std::string d = dt.As<Napi::String>().Utf8Value();
+      if (d != "f16" && d != "f32") bad("pressEvalContext: kvDtype must be 'f16' or 'f32'");
+      kv.dtype = d == "f32" ? DType::F32 : DType::F16;
     }
-    if (pipeline) pipeline->validate((int32_t)context.size());  // bad configs fail before any work
-
-    const LoadedModel& lm = loaded(*model);
-    ThreadPool& pool = *handle->thread_pool();
-    // A private cache: its window also fits the reconstruction passes of KVzip / KVCompose (at most the
-    // context again plus short instruction prompts), which a session's window may not.
-    kv.max_tokens = std::max<int64_t>(mc.context_length, 2 * ((int64_t)context.size() + (int64_t)continuation.size()) + 1024);
-    auto cache = KvCache::create(mc, KvPool::create(0), kv);
-    auto forward = Forward::create(model, pool);
-    std::vector<float> logits;
-    eval.logits = LogitsMode::None;
-    press::prefill_context(*forward, *cache, context, eval, pipeline.get(), lm, pool, logits);
-    PagedKvCache& pc = paged(*cache);
-    const int64_t pages_per_head = ((int64_t)context.size() + pc.page_tokens() - 1) / pc.page_tokens();
-    const double bytes_before = (double)mc.n_layers * mc.n_kv_heads * pages_per_head * pc.page_bytes();
-    const double bytes_after = (double)cache->bytes();
-    Napi::Object out = Napi::Object::New(env);
-    Napi::Array per_layer = Napi::Array::New(env, mc.n_layers);
-    int64_t after = 0;
-    for (int32_t l = 0; l < mc.n_layers; ++l) {
-      Napi::Object entry = Napi::Object::New(env);
-      Napi::Array heads = Napi::Array::New(env, mc.n_kv_heads);
-      for (int32_t h = 0; h < mc.n_kv_heads; ++h) {
-        heads.Set(h, Napi::Number::New(env, cache->length(l, h)));
-        after += cache->length(l, h);
-      }
-      entry.Set("layer", l);
-      entry.Set("perHead", heads);
-      per_layer.Set(l, entry);
-    }
-    out.Set("tokensBefore", Napi::Number::New(env, (double)context.size() * mc.n_layers * mc.n_kv_heads));
-    out.Set("tokensAfter", Napi::Number::New(env, (double)after));
-    out.Set("bytesBefore", Napi::Number::New(env, bytes_before));
-    out.Set("bytesAfter", Napi::Number::New(env, bytes_after));
-    out.Set("perLayer", per_layer);
-    out.Set("ratio", Napi::Number::New(env, pipeline ? pipeline->achieved_ratio() : 0.0));
-    if (!continuation.empty()) {
-      EvalOptions next = eval;
-      next.logits = LogitsMode::All;
-      next.press_hook = nullptr;
-      if (pipeline && pipeline->acts_during_decoding()) {
-        // A decoding press acts between generated tokens, so the continuation is fed one token at a time,
-        // as generation would: each token's logits see the cache as compressed so far.
-        std::vector<float> all, row;
-        for (const int32_t token : continuation) {
-          press::ForwardPressHook decode_hook(*pipeline, lm, pool, false, 1);
-          next.press_hook = &decode_hook;
-          forward->eval(*cache, &token, 1, next, row);
-          all.insert(all.end(), row.begin(), row.end());
-        }
-        logits.swap(all);
-      } else {
-        forward->eval(*cache, continuation.data(), (int32_t)continuation.size(), next, logits);
-      }
-      out.Set("logits", float_array(env, logits));
-    }
-    return out;
-  } catch (const EngineError& e) {
-    throw to_js_error(env, e);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw to_js_error(env, EngineError(ErrorCode::Internal, e.what()));
+    kv.page_tokens = get_int(o, "pageTokens", false, kv.page_tokens);
+    eval.chunk_size = get_int(o, "chunkSize", false, eval.chunk_size);
+    if (kv.page_tokens <= 0 || eval.chunk_size <= 0) bad("pressEvalContext: pageTokens and chunkSize must be positive");
+    Napi::Value cont = o.Get("continuation");
+    if (!cont.IsUndefined() && !cont.IsNull()) continuation = int32_arg(cont, "options.continuation");
   }
+  if (pipeline) pipeline->validate((int32_t)context.size());  // bad configs fail before any work
+
+  const LoadedModel& lm = loaded(*model);
+  ThreadPool& pool = *handle->thread_pool();
+  // A private cache: its window also fits the reconstruction passes of KVzip / KVCompose (at most the
+  // context again plus short instruction prompts), which a session's window may not.
+  kv.max_tokens = std::max<int64_t>(mc.context_length, 2 * ((int64_t)context.size() + (int64_t)continuation.size()) + 1024);
+  auto cache = KvCache::create(mc, KvPool::create(0), kv);
+  auto forward = Forward::create(model, pool);
+  std::vector<float> logits;
+  eval.logits = LogitsMode::None;
+  press::prefill_context(*forward, *cache, context, eval, pipeline.get(), lm, pool, logits);
+  Napi::Object out = prefill_stats(*cache, (int32_t)context.size()).to_js(env);
+  out.Set("ratio", Napi::Number::New(env, pipeline ? pipeline->achieved_ratio() : 0.0));
+  if (!continuation.empty()) {
+    EvalOptions next = eval;
+    next.logits = LogitsMode::All;
+    next.press_hook = nullptr;
+    if (pipeline && pipeline->acts_during_decoding()) {
+      // A decoding press acts between generated tokens, so the continuation is fed one token at a time,
+      // as generation would: each token's logits see the cache as compressed so far.
+      std::vector<float> all, row;
+      for (const int32_t token : continuation) {
+        press::ForwardPressHook decode_hook(*pipeline, lm, pool, false, 1);
+        next.press_hook = &decode_hook;
+        forward->eval(*cache, &token, 1, next, row);
+        all.insert(all.end(), row.begin(), row.end());
+      }
+      logits.swap(all);
+    } else {
+      forward->eval(*cache, continuation.data(), (int32_t)continuation.size(), next, logits);
+    }
+    out.Set("logits", float_array(env, logits));
+  }
+  return out;
 }
 
 Napi::Value press_names(const Napi::CallbackInfo& info) {
@@ -726,9 +689,9 @@ Napi::Value press_names(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_press(Napi::Env env, Napi::Object exports) {
-  exports.Set("scorePressLayer", Napi::Function::New(env, score_press_layer, "scorePressLayer"));
-  exports.Set("runPressPipeline", Napi::Function::New(env, run_press_pipeline, "runPressPipeline"));
-  exports.Set("pressEvalContext", Napi::Function::New(env, press_eval_context, "pressEvalContext"));
+  exports.Set("scorePressLayer", Napi::Function::New(env, js_entry<score_press_layer>, "scorePressLayer"));
+  exports.Set("runPressPipeline", Napi::Function::New(env, js_entry<run_press_pipeline>, "runPressPipeline"));
+  exports.Set("pressEvalContext", Napi::Function::New(env, js_entry<press_eval_context>, "pressEvalContext"));
   exports.Set("pressNames", Napi::Function::New(env, press_names, "pressNames"));
 }
 

@@ -3,6 +3,7 @@
 #include "addon/session-snapshot.h"
 #include "core/errors.h"
 #include "kv/paged-kv-cache.h"
+#include "press/pipeline.h"
 
 namespace presskv::addon {
 namespace {
@@ -26,6 +27,7 @@ bool ForkJob::step() {
   child_->history = state_->history;
   child_->pending = state_->pending;
   child_->last_logits = state_->last_logits;
+  if (state_->decoding_press) child_->decoding_press = state_->decoding_press->fork();
   child_->publish();
   state_->publish();  // the parent's pages are shared from now on
   reply_->resolve_with_kept();

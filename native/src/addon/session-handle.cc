@@ -181,6 +181,10 @@ Napi::Value SessionHandle::kv_stats(const Napi::CallbackInfo& info) {
   out.Set("tokens", Napi::Number::New(env, double(state_->published_tokens.load())));
   out.Set("bytes", Napi::Number::New(env, double(state_->published_bytes.load())));
   out.Set("sharedBytes", Napi::Number::New(env, double(state_->published_shared_bytes.load())));
+  std::lock_guard<std::mutex> lock(state_->lengths_mutex);
+  Napi::Array lengths = Napi::Array::New(env, state_->published_lengths.size());
+  for (size_t i = 0; i < state_->published_lengths.size(); ++i) lengths.Set(uint32_t(i), Napi::Number::New(env, state_->published_lengths[i]));
+  out.Set("lengths", lengths);
   return out;
 }
 
@@ -289,13 +293,11 @@ Napi::Value SessionHandle::prefill_context(const Napi::CallbackInfo& info) {
   check_token_ids(env, tokens, "contextTokens");
   if (tokens.empty()) throw_invalid(env, "prefillContext: the context is empty");
   std::shared_ptr<press::PressPipeline> pipeline;
-  bool rerotates = false;
   if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) {
     try {
       const ModelConfig& mc = runtime_->model->config();
       press::PressConfig config = parse_worker_press_config(env, info[1]);
-      rerotates = config.name == "KeyRerotationPress" || (config.name == "FinchPress" && config.flag("rerotateKeys", true));
-      pipeline = std::make_shared<press::PressPipeline>(press::create_press(config, &mc), mc);
+      pipeline = std::make_shared<press::PressPipeline>(config, mc);
       pipeline->validate(int32_t(tokens.size()));
     } catch (const Napi::Error&) {
       throw;
@@ -306,7 +308,7 @@ Napi::Value SessionHandle::prefill_context(const Napi::CallbackInfo& info) {
   auto reply = std::make_unique<JsReply>(env);
   Napi::Promise promise = reply->promise();
   runtime_->scheduler->submit(std::make_shared<PrefillContextJob>(runtime_.get(), state_, std::move(reply),
-                                                                  std::move(tokens), std::move(pipeline), rerotates));
+                                                                  std::move(tokens), std::move(pipeline)));
   return promise;
 }
 

@@ -8,12 +8,12 @@
 #include <mutex>
 #include <string>
 
+#include "addon/prefill-stats.h"
 #include "addon/press-config-js.h"
 #include "core/errors.h"
 #include "kv/paged-kv-cache.h"
 #include "model/weights.h"
 #include "press/context-prefill.h"
-#include "press/forward-hook.h"
 
 namespace presskv::addon {
 namespace {
@@ -121,11 +121,10 @@ press::PressConfig parse_worker_press_config(Napi::Env env, Napi::Value value) {
 
 PrefillContextJob::PrefillContextJob(RuntimeCore* runtime, std::shared_ptr<SessionState> state,
                                      std::unique_ptr<JsReply> reply, std::vector<int32_t> tokens,
-                                     std::shared_ptr<press::PressPipeline> pipeline, bool rerotates)
+                                     std::shared_ptr<press::PressPipeline> pipeline)
     : SessionJob(runtime, std::move(state), std::move(reply)),
       tokens_(std::move(tokens)),
-      pipeline_(std::move(pipeline)),
-      rerotates_(rerotates) {}
+      pipeline_(std::move(pipeline)) {}
 
 bool PrefillContextJob::step() {
   const auto t0 = std::chrono::steady_clock::now();
@@ -137,7 +136,6 @@ bool PrefillContextJob::step() {
   require_room(tokens_.size());
   check_aborted();
   if (!runtime_->forward) bad("the runtime has been disposed");
-  const ModelConfig& mc = runtime_->model->config();
   const int32_t n = int32_t(tokens_.size());
   if (pipeline_) pipeline_->validate(n);
 
@@ -148,47 +146,16 @@ bool PrefillContextJob::step() {
   std::vector<float> logits;
   press::prefill_context(*runtime_->forward, *state_->cache, tokens_, options, pipeline_.get(), loaded(*runtime_->model),
                          *runtime_->pool, logits);
+  const PrefillStats stats = prefill_stats(*state_->cache, n);
   state_->history = tokens_;
   state_->last_logits = std::move(logits);
-
-  KvCache& cache = *state_->cache;
-  if (rerotates_) {
-    // Re-rotated keys sit at positions 0..kept−1: the next token follows the longest head.
-    int32_t longest = 0;
-    for (int32_t l = 0; l < mc.n_layers; ++l)
-      for (int32_t h = 0; h < mc.n_kv_heads; ++h) longest = std::max(longest, cache.length(l, h));
-    cache.truncate(longest);
-  }
   if (pipeline_ && pipeline_->acts_during_decoding()) state_->decoding_press = pipeline_;
 
-  PagedKvCache& pc = paged(cache);
-  const int64_t pages_per_head = (int64_t(n) + pc.page_tokens() - 1) / pc.page_tokens();
-  const double bytes_before = double(mc.n_layers) * mc.n_kv_heads * pages_per_head * pc.page_bytes();
-  const double bytes_after = double(cache.bytes());
-  std::vector<std::vector<int32_t>> per_layer(mc.n_layers, std::vector<int32_t>(mc.n_kv_heads));
-  double tokens_after = 0;
-  for (int32_t l = 0; l < mc.n_layers; ++l)
-    for (int32_t h = 0; h < mc.n_kv_heads; ++h) tokens_after += per_layer[l][h] = cache.length(l, h);
-  const double tokens_before = double(n) * mc.n_layers * mc.n_kv_heads;
-  const double next_position = cache.next_position();
+  const double next_position = state_->cache->next_position();
   state_->publish();
   const double prefill_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   reply_->resolve([=](Napi::Env env) {
-    Napi::Object out = Napi::Object::New(env);
-    Napi::Array layers = Napi::Array::New(env, per_layer.size());
-    for (size_t l = 0; l < per_layer.size(); ++l) {
-      Napi::Object entry = Napi::Object::New(env);
-      Napi::Array heads = Napi::Array::New(env, per_layer[l].size());
-      for (size_t h = 0; h < per_layer[l].size(); ++h) heads.Set(uint32_t(h), Napi::Number::New(env, per_layer[l][h]));
-      entry.Set("layer", Napi::Number::New(env, double(l)));
-      entry.Set("perHead", heads);
-      layers.Set(uint32_t(l), entry);
-    }
-    out.Set("tokensBefore", Napi::Number::New(env, tokens_before));
-    out.Set("tokensAfter", Napi::Number::New(env, tokens_after));
-    out.Set("bytesBefore", Napi::Number::New(env, bytes_before));
-    out.Set("bytesAfter", Napi::Number::New(env, bytes_after));
-    out.Set("perLayer", layers);
+    Napi::Object out = stats.to_js(env);
     out.Set("prefillMs", Napi::Number::New(env, prefill_ms));
     out.Set("nextPosition", Napi::Number::New(env, next_position));
     return out;

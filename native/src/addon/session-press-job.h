@@ -22,17 +22,16 @@ press::PressConfig parse_worker_press_config(Napi::Env env, Napi::Value value);
 // the next layer runs), so abort is honoured between chunks and layers, not between jobs. Afterwards the
 // session holds the compressed cache and the last context token's logits; new tokens continue at the
 // uncompressed length, or at the compressed length when the press re-rotated the keys (KeyRerotationPress,
-// FinchPress), as kvpress does. A press that acts during decoding stays on the session for later evals.
+// FinchPress), as kvpress does (press/context-prefill.h). A press that acts during decoding stays on the session for later evals.
 class PrefillContextJob : public SessionJob {
  public:
   PrefillContextJob(RuntimeCore* runtime, std::shared_ptr<SessionState> state, std::unique_ptr<JsReply> reply,
-                    std::vector<int32_t> tokens, std::shared_ptr<press::PressPipeline> pipeline, bool rerotates);
+                    std::vector<int32_t> tokens, std::shared_ptr<press::PressPipeline> pipeline);
   bool step() override;
 
  private:
   std::vector<int32_t> tokens_;
   std::shared_ptr<press::PressPipeline> pipeline_;
-  bool rerotates_;
 };
 
 }  // namespace presskv::addon

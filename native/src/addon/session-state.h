@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "kv/kv-cache.h"
@@ -22,13 +23,16 @@ struct SessionState {
   std::vector<int32_t> pending;
   std::vector<float> last_logits;  // logits after history.back(); empty when pending is not
   // The press of prefillContext when it acts during decoding (DecodingPress, DMS decoding, ...): every
-  // later eval of this sequence runs it. Not inherited by forks (its state belongs to one sequence).
+  // later eval of this sequence runs it. A fork gets its own copy (PressPipeline::fork), in the same state.
   std::shared_ptr<press::PressPipeline> decoding_press;
 
   std::atomic<int64_t> published_tokens{0};
   // Pages only this sequence holds, and pages it shares with forks (counted once in the pool's total).
   std::atomic<int64_t> published_bytes{0};
   std::atomic<int64_t> published_shared_bytes{0};
+  // Slots held per (layer, kv-head), layer-major: what a press left of each head (kvStats().lengths).
+  std::vector<int32_t> published_lengths;
+  mutable std::mutex lengths_mutex;  // published_lengths is written by the worker, read by JS
 
   int64_t logical_tokens() const { return int64_t(history.size() + pending.size()); }
   // Worker thread (or JS thread once no worker runs): refreshes the figures kvStats() reads.

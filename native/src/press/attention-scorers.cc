@@ -174,6 +174,7 @@ class FinchPress : public ScorerPress {
     }
     if (rerotate_) rerotate_to_contiguous(v, out);
   }
+  bool rerotates_keys() const override { return rerotate_; }
 
  private:
   int32_t window_, chunk_;

@@ -11,6 +11,18 @@
 #include "press/paged-cache-access.h"
 
 namespace presskv::press {
+namespace {
+
+// Re-rotated keys sit at positions 0..kept−1 of their head: the next token follows the longest head.
+void continue_after_rerotated_keys(KvCache& cache) {
+  const PagedKvCache& heads = paged(cache);
+  int32_t longest = 0;
+  for (int32_t l = 0; l < heads.n_layers(); ++l)
+    for (int32_t h = 0; h < heads.n_kv_heads(); ++h) longest = std::max(longest, heads.length(l, h));
+  cache.truncate(longest);
+}
+
+}  // namespace
 
 void prefill_context(Forward& forward, KvCache& cache, const std::vector<int32_t>& tokens, EvalOptions options,
                      PressPipeline* pipeline, const LoadedModel& model, ThreadPool& pool, std::vector<float>& logits) {
@@ -34,6 +46,7 @@ void prefill_context(Forward& forward, KvCache& cache, const std::vector<int32_t
   if (hook && hook->layers_seen() == 0)
     throw EngineError(ErrorCode::Internal,
                       "the forward pass does not run presses yet: model/forward.cc must call EvalOptions.press_hook");
+  if (pipeline && pipeline->rerotates_keys()) continue_after_rerotated_keys(cache);
   if (!pipeline || !pipeline->reconstructs()) return;
   try {
     for (size_t i = 0; i < passes.size(); ++i) {

@@ -4,7 +4,10 @@
 // scores by context reconstruction (KVzip, KVCompose), then every reconstruction pass through the same
 // forward on top of the uncompressed context cache, each cut off the cache right after it ran, and the
 // press's decision once the cache holds exactly the context again. Peak KV memory: the uncompressed
-// context plus the longest pass.
+// context plus the longest pass. What follows the context is positioned as kvpress positions the question
+// (kvpress-spec §5): at the context's uncompressed length, or — when the press re-rotated the keys to
+// contiguous positions (KeyRerotationPress, FinchPress with rerotateKeys) — right after the longest head's
+// kept slots.
 #include <cstdint>
 #include <vector>
 

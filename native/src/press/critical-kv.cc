@@ -14,32 +14,16 @@ namespace {
 
 // ν [Hk, n] = mean over the group of ‖V_{kv,t} W_O[h]‖₁.
 std::vector<float> output_norms(const LayerView& v) {
-  const int32_t H = v.n_heads, Hk = v.n_kv_heads, d = v.head_dim, D = v.hidden_size, g = H / Hk, n = v.n;
-  if (!v.model->has_output_projection(v.layer))
-    throw EngineError(ErrorCode::InvalidArgument, "CriticalKV needs the output projection of the layer");
-  std::vector<float> wo((size_t)d * D), per_head((size_t)H * n);
-  std::vector<double> row(D);
-  for (int32_t h = 0; h < H; ++h) {
-    v.model->output_projection(v.layer, h, wo.data());
-    for (int32_t t = 0; t < n; ++t) {
-      std::fill(row.begin(), row.end(), 0.0);
-      const float* val = v.value(h / g, t);
-      for (int32_t c = 0; c < d; ++c)
-        for (int32_t o = 0; o < D; ++o) row[o] += (double)val[c] * wo[(size_t)c * D + o];
-      double l1 = 0;
-      for (double x : row) l1 += std::fabs(x);
-      per_head[(size_t)h * n + t] = (float)l1;
-    }
-  }
-  std::vector<float> out((size_t)Hk * n);
-  mean_over_groups(per_head.data(), H, Hk, n, out.data());
+  const std::vector<float> per_head = value_output_norms(v, 1, "CriticalKV", 0, v.n);
+  std::vector<float> out((size_t)v.n_kv_heads * v.n);
+  mean_over_groups(per_head.data(), v.n_heads, v.n_kv_heads, v.n, out.data());
   return out;
 }
 
-class CriticalKVPress : public WrapperPress {
+class CriticalKVPress : public RatioWrapperPress {
  public:
   CriticalKVPress(const PressConfig& c, const ModelConfig* m)
-      : WrapperPress(c, make_inner_scorer(c, m)),
+      : RatioWrapperPress(c, m),
         epsilon_(c.number("epsilon", 1e-4)),
         first_stage_(c.number("firstStageRatio", 0.5)) {
     if (!(first_stage_ >= 0 && first_stage_ <= 1)) invalid(name_, "firstStageRatio must be in [0, 1]");
@@ -57,12 +41,7 @@ class CriticalKVPress : public WrapperPress {
       for (int32_t t : first) s[(size_t)h * n + t] = FLT_MAX;
     }
   }
-  void compress(LayerView& v, LayerDecision& out) override {
-    const double r = compression_ratio();
-    if (r == 0.0) {
-      out.unchanged = true;
-      return;
-    }
+  void compress_at(LayerView& v, LayerDecision& out, double r) override {
     score(v, out.scores);
     select_per_head(out.scores, v.n_kv_heads, v.n, kept_count(v.n, r), out);
   }
@@ -71,22 +50,17 @@ class CriticalKVPress : public WrapperPress {
   double epsilon_, first_stage_;
 };
 
-class CriticalAdaKVPress : public WrapperPress {
+class CriticalAdaKVPress : public RatioWrapperPress {
  public:
   CriticalAdaKVPress(const PressConfig& c, const ModelConfig* m)
-      : WrapperPress(c, make_inner_scorer(c, m)),
+      : RatioWrapperPress(c, m),
         alpha_(c.number("alphaSafeguard", 0.2)),
         epsilon_(c.number("epsilon", 1e-4)),
         first_stage_(c.number("firstStageRatio", 0.5)) {
     if (!(alpha_ >= 0 && alpha_ <= 1)) invalid(name_, "alphaSafeguard must be in [0, 1]");
     if (!(first_stage_ >= 0 && first_stage_ <= 1)) invalid(name_, "firstStageRatio must be in [0, 1]");
   }
-  void compress(LayerView& v, LayerDecision& out) override {
-    const double r = compression_ratio();
-    if (r == 0.0) {
-      out.unchanged = true;
-      return;
-    }
+  void compress_at(LayerView& v, LayerDecision& out, double r) override {
     const int32_t n = v.n, Hk = v.n_kv_heads;
     inner_->score(v, out.scores);
     std::vector<float> s = out.scores;

@@ -58,6 +58,13 @@ class DecodingPress : public Press {
     steps_.assign(n_layers, 0);
   }
   void compress(LayerView&, LayerDecision& out) override { out.unchanged = true; }  // prefill untouched
+  void copy_sequence_state(const Press& from) override {
+    Press::copy_sequence_state(from);
+    const auto& other = same_press_as<DecodingPress>(from);
+    base_->copy_sequence_state(*other.base_);
+    buffers_ = other.buffers_;
+    steps_ = other.steps_;
+  }
 
   void decode(LayerView& v, LayerDecision& out) override {
     out.unchanged = true;
@@ -117,6 +124,10 @@ class CAMPress : public DecodingPress {
   void begin(int32_t n_layers) override {
     DecodingPress::begin(n_layers);
     attention_.assign(n_layers, {});
+  }
+  void copy_sequence_state(const Press& from) override {
+    DecodingPress::copy_sequence_state(from);
+    attention_ = same_press_as<CAMPress>(from).attention_;
   }
 
  protected:
@@ -232,6 +243,12 @@ class PrefillDecodingPress : public Press {
   void begin(int32_t n_layers) override {
     if (prefilling_) prefilling_->begin(n_layers);
     if (decoding_) decoding_->begin(n_layers);
+  }
+  void copy_sequence_state(const Press& from) override {
+    Press::copy_sequence_state(from);
+    const auto& other = same_press_as<PrefillDecodingPress>(from);
+    if (prefilling_) prefilling_->copy_sequence_state(*other.prefilling_);
+    if (decoding_) decoding_->copy_sequence_state(*other.decoding_);
   }
   void compress(LayerView& v, LayerDecision& out) override {
     if (prefilling_) prefilling_->compress(v, out);

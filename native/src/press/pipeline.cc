@@ -9,6 +9,16 @@ namespace presskv::press {
 PressPipeline::PressPipeline(std::unique_ptr<Press> press, const ModelConfig& config)
     : press_(std::move(press)), config_(config) {}
 
+PressPipeline::PressPipeline(const PressConfig& press, const ModelConfig& config)
+    : press_(create_press(press, &config)), press_config_(press), config_(config) {}
+
+std::shared_ptr<PressPipeline> PressPipeline::fork() const {
+  if (!press_config_) throw EngineError(ErrorCode::Internal, "PressPipeline::fork: the pipeline was not made from a press config");
+  auto copy = std::make_shared<PressPipeline>(*press_config_, config_);
+  copy->press_->copy_sequence_state(*press_);
+  return copy;
+}
+
 void PressPipeline::validate(int32_t n_context) const { press_->validate(n_context); }
 
 void PressPipeline::begin_prefill(int32_t n_context) {

@@ -12,6 +12,7 @@
 // for each layer; only decoding presses (DecodingPress, CAM, DMS decoding) act there.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "press/press.h"
@@ -46,6 +47,11 @@ struct LayerStats {
 class PressPipeline {
  public:
   PressPipeline(std::unique_ptr<Press> press, const ModelConfig& config);
+  // The press made from its config, which the pipeline keeps so that fork() can make it again.
+  PressPipeline(const PressConfig& press, const ModelConfig& config);
+  // The pipeline of a fork of this sequence: the same press, carrying on from this one's sequence state
+  // (a decoding press's buffers and counters), independent from then on. Only for config-built pipelines.
+  std::shared_ptr<PressPipeline> fork() const;
   Press& press() { return *press_; }
   // Checks the press against the context length before any work (InvalidArgument).
   void validate(int32_t n_context) const;
@@ -66,6 +72,8 @@ class PressPipeline {
                           const ModelAccess& model);
   // True when the press may act during decoding (the forward can skip the gather otherwise).
   bool acts_during_decoding() const;
+  // True when the press re-rotates kept keys to contiguous positions (press/context-prefill.h).
+  bool rerotates_keys() const { return press_->rerotates_keys(); }
   const std::vector<LayerStats>& stats() const { return stats_; }
   void record_scores(bool on) { record_scores_ = on; }
   // Fraction of slots removed over the prefill's layers (tokens, not bytes).
@@ -79,6 +87,7 @@ class PressPipeline {
   void apply(int32_t layer, LayerDecision& decision, const LayerView& view, LayerCacheAccess& cache);
 
   std::unique_ptr<Press> press_;
+  std::optional<PressConfig> press_config_;
   ModelConfig config_;
   std::vector<LayerStats> stats_;
   // Cross-layer presses: every layer's X and first position, kept until finish_prefill.

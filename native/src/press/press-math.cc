@@ -231,3 +231,28 @@ OwnedView slice_view(const LayerView& v, int32_t begin, int32_t end) {
 }
 
 }  // namespace presskv::press
+
+namespace presskv::press {
+
+std::vector<float> value_output_norms(const LayerView& v, int p, const std::string& press, int32_t begin, int32_t end) {
+  const int32_t H = v.n_heads, Hk = v.n_kv_heads, d = v.head_dim, D = v.hidden_size, g = H / Hk, n = end - begin;
+  if (!v.model->has_output_projection(v.layer))
+    throw EngineError(ErrorCode::InvalidArgument, press + " needs the output projection of the layer");
+  std::vector<float> wo((size_t)d * D), out((size_t)H * n);
+  std::vector<double> row(D);
+  for (int32_t h = 0; h < H; ++h) {
+    v.model->output_projection(v.layer, h, wo.data());
+    for (int32_t t = 0; t < n; ++t) {
+      std::fill(row.begin(), row.end(), 0.0);
+      const float* val = v.value(h / g, begin + t);
+      for (int32_t c = 0; c < d; ++c)
+        for (int32_t o = 0; o < D; ++o) row[o] += (double)val[c] * wo[(size_t)c * D + o];
+      double norm = 0;
+      for (double x : row) norm += p == 1 ? std::fabs(x) : x * x;
+      out[(size_t)h * n + t] = (float)(p == 1 ? norm : std::sqrt(norm));
+    }
+  }
+  return out;
+}
+
+}  // namespace presskv::press

@@ -38,6 +38,10 @@ std::vector<double> attention_column_sums(const LayerView& view);
 // KeyRerotation (kvpress-spec §2.9): the kept slots of each head move to contiguous positions
 // 0..kept−1 in ascending order of their original position; keys are rotated by the position change.
 void rerotate_to_contiguous(LayerView& view, LayerDecision& decision);
+// ‖V_{kv,t} · W_O[h]‖_p per query head h (p = 1 or 2; W_O[h] the head's slice of the output projection)
+// for the slots t of [begin, end): [H, end − begin]. InvalidArgument naming `press` when the model gives
+// no output projection.
+std::vector<float> value_output_norms(const LayerView& view, int p, const std::string& press, int32_t begin, int32_t end);
 }  // namespace presskv::press
 
 namespace presskv::press {

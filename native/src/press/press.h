@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -133,12 +134,27 @@ class Press {
   virtual bool acts_during_decoding() const { return false; }
   // True when compress() only uses token-local inputs (DMS / decoding presses may feed it new tokens only).
   virtual bool token_local() const { return false; }
+  // True when compress() moves the kept keys to contiguous positions (KeyRerotationPress, FinchPress with
+  // rerotateKeys): new tokens then continue after the kept slots, not at the uncompressed length.
+  virtual bool rerotates_keys() const { return false; }
+  // A fork of a sequence continues with a new press made from the same config: this copies what the press
+  // holds about the sequence so far (decoding buffers, step counters, window scores, RNG) from `from`, a
+  // press of the same class and config, so that the fork compresses exactly as the original would.
+  virtual void copy_sequence_state(const Press& from) { rng_ = from.rng_; }
   // Deterministic RNG (Random, LeverageScore, CUR sketches): seeded from config "seed" (default 0).
   std::mt19937_64& rng() { return rng_; }
 
  protected:
   std::mt19937_64 rng_{0};
 };
+
+// `from` as the class copying its state (copy_sequence_state only pairs presses made from one config).
+template <class P>
+const P& same_press_as(const Press& from) {
+  const P* p = dynamic_cast<const P*>(&from);
+  if (!p) throw std::logic_error("copy_sequence_state between presses of different classes: " + from.name());
+  return *p;
+}
 
 // Builds a press tree from its config (validates names, options, ratios, children, artefacts) and
 // throws EngineError(InvalidArgument | NotFound | CorruptFile) before any work.

@@ -47,25 +47,7 @@ std::vector<float> pass_attention(const LayerView& v, const PassAttentionOptions
 }
 
 std::vector<float> output_l2_norms(const LayerView& v, int32_t begin, int32_t end) {
-  const int32_t H = v.n_heads, Hk = v.n_kv_heads, d = v.head_dim, D = v.hidden_size, g = H / Hk, width = end - begin;
-  if (!v.model->has_output_projection(v.layer))
-    throw EngineError(ErrorCode::InvalidArgument, "this press needs the output projection of the layer");
-  std::vector<float> out((size_t)H * width);
-  std::vector<float> wo((size_t)d * D);
-  std::vector<double> row(D);
-  for (int32_t h = 0; h < H; ++h) {
-    v.model->output_projection(v.layer, h, wo.data());
-    for (int32_t t = 0; t < width; ++t) {
-      std::fill(row.begin(), row.end(), 0.0);
-      const float* val = v.value(h / g, begin + t);
-      for (int32_t c = 0; c < d; ++c)
-        for (int32_t o = 0; o < D; ++o) row[o] += (double)val[c] * wo[(size_t)c * D + o];
-      double s = 0;
-      for (double x : row) s += x * x;
-      out[(size_t)h * width + t] = (float)std::sqrt(s);
-    }
-  }
-  return out;
+  return value_output_norms(v, 2, "this press", begin, end);
 }
 
 }  // namespace presskv::press

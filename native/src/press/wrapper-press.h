@@ -17,10 +17,32 @@ class WrapperPress : public Press {
   void set_compression_ratio(double r) override { inner_->set_compression_ratio(r); }
   void validate(int32_t n_context) const override { inner_->validate(n_context); }
   void begin(int32_t n_layers) override { inner_->begin(n_layers); }
+  void copy_sequence_state(const Press& from) override {
+    Press::copy_sequence_state(from);
+    inner_->copy_sequence_state(*same_press_as<WrapperPress>(from).inner_);
+  }
 
  protected:
   std::string name_;
   std::unique_ptr<Press> inner_;
+};
+
+// A wrapper around a scorer (config `press`) that removes a fraction of the cache: at ratio 0 it leaves the
+// layer unchanged, otherwise compress_at decides with the ratio.
+class RatioWrapperPress : public WrapperPress {
+ public:
+  RatioWrapperPress(const PressConfig& config, const ModelConfig* model);
+  void compress(LayerView& view, LayerDecision& out) final {
+    const double ratio = compression_ratio();
+    if (ratio == 0.0) {
+      out.unchanged = true;
+      return;
+    }
+    compress_at(view, out, ratio);
+  }
+
+ protected:
+  virtual void compress_at(LayerView& view, LayerDecision& out, double ratio) = 0;
 };
 
 }  // namespace presskv::press

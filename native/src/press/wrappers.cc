@@ -20,20 +20,18 @@ WrapperPress::WrapperPress(const PressConfig& config, std::unique_ptr<Press> inn
   rng_.seed((uint64_t)config.number("seed", 0));
 }
 
+RatioWrapperPress::RatioWrapperPress(const PressConfig& config, const ModelConfig* model)
+    : WrapperPress(config, make_inner_scorer(config, model)) {}
+
 namespace {
 
-class AdaKVPress : public WrapperPress {
+class AdaKVPress : public RatioWrapperPress {
  public:
   AdaKVPress(const PressConfig& c, const ModelConfig* m)
-      : WrapperPress(c, make_inner_scorer(c, m)), alpha_(c.number("alphaSafeguard", 0.2)) {
+      : RatioWrapperPress(c, m), alpha_(c.number("alphaSafeguard", 0.2)) {
     if (!(alpha_ >= 0 && alpha_ <= 1)) invalid(name_, "alphaSafeguard must be in [0, 1]");
   }
-  void compress(LayerView& v, LayerDecision& out) override {
-    const double r = compression_ratio();
-    if (r == 0.0) {
-      out.unchanged = true;
-      return;
-    }
+  void compress_at(LayerView& v, LayerDecision& out, double r) override {
     inner_->score(v, out.scores);
     mask_padding(v, out.scores);
     const int32_t k = kept_count(v.n, r);
@@ -48,31 +46,22 @@ class AdaKVPress : public WrapperPress {
   double alpha_;
 };
 
-class KeyRerotationPress : public WrapperPress {
+class KeyRerotationPress : public RatioWrapperPress {
  public:
-  KeyRerotationPress(const PressConfig& c, const ModelConfig* m) : WrapperPress(c, make_inner_scorer(c, m)) {}
-  void compress(LayerView& v, LayerDecision& out) override {
-    const double r = compression_ratio();
-    if (r == 0.0) {
-      out.unchanged = true;
-      return;
-    }
+  KeyRerotationPress(const PressConfig& c, const ModelConfig* m) : RatioWrapperPress(c, m) {}
+  void compress_at(LayerView& v, LayerDecision& out, double r) override {
     inner_->score(v, out.scores);
     select_per_head(out.scores, v.n_kv_heads, v.n, kept_count(v.n, r), out);
     rerotate_to_contiguous(v, out);
   }
+  bool rerotates_keys() const override { return true; }
 };
 
-class ChunkKVPress : public WrapperPress {
+class ChunkKVPress : public RatioWrapperPress {
  public:
   ChunkKVPress(const PressConfig& c, const ModelConfig* m)
-      : WrapperPress(c, make_inner_scorer(c, m)), chunk_((int32_t)c.integer("chunkLength", 20, 1)) {}
-  void compress(LayerView& v, LayerDecision& out) override {
-    const double r = compression_ratio();
-    if (r == 0.0) {
-      out.unchanged = true;
-      return;
-    }
+      : RatioWrapperPress(c, m), chunk_((int32_t)c.integer("chunkLength", 20, 1)) {}
+  void compress_at(LayerView& v, LayerDecision& out, double r) override {
     if (v.n < chunk_) {  // no complete chunk: the inner press decides alone
       inner_->compress(v, out);
       return;
@@ -99,16 +88,11 @@ class ChunkKVPress : public WrapperPress {
   int32_t chunk_;
 };
 
-class ChunkPress : public WrapperPress {
+class ChunkPress : public RatioWrapperPress {
  public:
   ChunkPress(const PressConfig& c, const ModelConfig* m)
-      : WrapperPress(c, make_inner_scorer(c, m)), chunk_((int32_t)c.integer("chunkLength", 1024, 1)) {}
-  void compress(LayerView& v, LayerDecision& out) override {
-    const double r = compression_ratio();
-    if (r == 0.0) {
-      out.unchanged = true;
-      return;
-    }
+      : RatioWrapperPress(c, m), chunk_((int32_t)c.integer("chunkLength", 1024, 1)) {}
+  void compress_at(LayerView& v, LayerDecision& out, double r) override {
     out.unchanged = false;
     out.kept.assign(v.n_kv_heads, {});
     out.scores.assign((size_t)v.n_kv_heads * v.n, 0.0f);
@@ -130,16 +114,11 @@ class ChunkPress : public WrapperPress {
   int32_t chunk_;
 };
 
-class BlockPress : public WrapperPress {
+class BlockPress : public RatioWrapperPress {
  public:
   BlockPress(const PressConfig& c, const ModelConfig* m)
-      : WrapperPress(c, make_inner_scorer(c, m)), block_((int32_t)c.integer("blockSize", 128, 1)) {}
-  void compress(LayerView& v, LayerDecision& out) override {
-    const double r = compression_ratio();
-    if (r == 0.0) {
-      out.unchanged = true;
-      return;
-    }
+      : RatioWrapperPress(c, m), block_((int32_t)c.integer("blockSize", 128, 1)) {}
+  void compress_at(LayerView& v, LayerDecision& out, double r) override {
     const int32_t k = kept_count(v.n, r);
     std::vector<std::vector<int32_t>> kept(v.n_kv_heads);
     for (auto& head : kept) {
@@ -170,20 +149,15 @@ class BlockPress : public WrapperPress {
   int32_t block_;
 };
 
-class MergingPress : public WrapperPress {
+class MergingPress : public RatioWrapperPress {
  public:
   MergingPress(const PressConfig& c, const ModelConfig* m)
-      : WrapperPress(c, make_inner_scorer(c, m)),
+      : RatioWrapperPress(c, m),
         threshold_(c.number("similarityThreshold", 0.0)),
         fraction_(c.number("mergeFraction", 1.0)) {
     if (!(fraction_ >= 0 && fraction_ <= 1)) invalid(name_, "mergeFraction must be in [0, 1]");
   }
-  void compress(LayerView& v, LayerDecision& out) override {
-    const double r = compression_ratio();
-    if (r == 0.0) {
-      out.unchanged = true;
-      return;
-    }
+  void compress_at(LayerView& v, LayerDecision& out, double r) override {
     inner_->score(v, out.scores);
     select_per_head(out.scores, v.n_kv_heads, v.n, kept_count(v.n, r), out);
     const int32_t d = v.head_dim;
@@ -385,6 +359,12 @@ class DMSPress : public WrapperPress {
   void begin(int32_t n_layers) override {
     WrapperPress::begin(n_layers);
     buffers_.assign(n_layers, {});
+  }
+  void copy_sequence_state(const Press& from) override {
+    WrapperPress::copy_sequence_state(from);
+    const auto& other = same_press_as<DMSPress>(from);
+    buffers_ = other.buffers_;
+    achieved_ = other.achieved_;
   }
   void compress(LayerView& v, LayerDecision& out) override { step(v, out); }
   void decode(LayerView& v, LayerDecision& out) override {

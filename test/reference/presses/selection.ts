@@ -74,49 +74,34 @@ export function rerotate(keyVec: ArrayLike<number>, from: number, to: number, th
  * are steps; after `interval` steps the cache (context + generated) is cut to `target`.
  */
 export function decodingCacheSizes(contextLength: number, steps: number, interval: number, target: number): number[] {
-  const sizes: number[] = [];
-  let size = contextLength;
-  let sinceCompression = 0;
-  for (let s = 0; s < steps; s++) {
-    size += 1;
-    sinceCompression += 1;
-    if (sinceCompression >= interval) {
-      if (size > target) size = target;
-      sinceCompression = 0;
-    }
-    sizes.push(size);
-  }
-  return sizes;
+  return cacheSizesOverSteps(contextLength, steps, interval, () => target, true);
 }
 
 /** CAMPress's schedule (spec §4.4): compress when (steps ≥ interval and size > target); the counter resets only then. */
 export function camCacheSizes(contextLength: number, steps: number, interval: number, target: number): number[] {
-  const sizes: number[] = [];
-  let size = contextLength;
-  let sinceCompression = 0;
-  for (let s = 0; s < steps; s++) {
-    size += 1;
-    sinceCompression += 1;
-    if (sinceCompression >= interval && size > target) {
-      size = target;
-      sinceCompression = 0;
-    }
-    sizes.push(size);
-  }
-  return sizes;
+  return cacheSizesOverSteps(contextLength, steps, interval, () => target, false);
 }
 
 /** CompressionRatioDecodingPress: DecodingPress whose target is max(1, floor(tokensSeen·(1 − r))). */
 export function ratioDecodingCacheSizes(contextLength: number, steps: number, interval: number, ratio: number): number[] {
+  return cacheSizesOverSteps(contextLength, steps, interval, (s) => Math.max(1, keptCount(contextLength + s + 1, ratio)), true);
+}
+
+/**
+ * One decoding step after another: the cache grows by one, and once `interval` steps have passed since the
+ * last compression it is cut to targetAt(step). The step counter restarts at every such point (DecodingPress),
+ * or only when the cache really was longer than the target (CAMPress: resetsWhenShorter = false).
+ */
+function cacheSizesOverSteps(contextLength: number, steps: number, interval: number, targetAt: (step: number) => number, resetsWhenShorter: boolean): number[] {
   const sizes: number[] = [];
   let size = contextLength;
   let sinceCompression = 0;
   for (let s = 0; s < steps; s++) {
     size += 1;
     sinceCompression += 1;
-    if (sinceCompression >= interval) {
-      const target = Math.max(1, keptCount(contextLength + s + 1, ratio));
-      if (size > target) size = target;
+    const target = targetAt(s);
+    if (sinceCompression >= interval && (resetsWhenShorter || size > target)) {
+      size = Math.min(size, target);
       sinceCompression = 0;
     }
     sizes.push(size);
