@@ -249,6 +249,11 @@ describe.skipIf(!haveStories)('FinchPress through the AI SDK on stories260K: que
     expect(again.providerMetadata!.presskv).toMatchObject({ contextId: meta.contextId, cacheHit: true });
     expect(again.usage.inputTokenDetails.cacheReadTokens).toBe(n);
     expect(again.text).toBe(lily.text);
+    // A call on the same context with another question and no press finds no stored context to reuse: the ones
+    // stored are the context with one question each.
+    const other = await generateText({ model, prompt: 'Max', ...ask });
+    expect(other.providerMetadata!.presskv!.contextId).toBeUndefined();
+    expect(other.usage.inputTokenDetails.cacheReadTokens ?? 0).toBe(0);
     await expect(
       generateText({ model, prompt: 'Max', maxOutputTokens: 2, providerOptions: { presskv: { contextId: meta.contextId as string } } }),
     ).rejects.toThrow(/no context messages .*query-aware press such as FinchPress/);
