@@ -64,7 +64,12 @@ export interface CallContext {
  */
 export async function cacheCallContext(
   store: ContextStore,
-  options: Omit<CacheContextOptions, 'context' | 'messages'> & { messages: ChatMessage[]; question: readonly number[] },
+  options: Omit<CacheContextOptions, 'context' | 'messages'> & {
+    messages: ChatMessage[];
+    question: readonly number[];
+    /** renderContext(store.model, messages), when the caller has it already (a long context is not tokenized twice). */
+    rendered?: { text: string; tokenIds: number[] };
+  },
 ): Promise<CallContext> {
   return storeContext(store, contextMessagesOf(options.messages), options.question, options);
 }
@@ -73,9 +78,9 @@ async function storeContext(
   store: ContextStore,
   messages: ChatMessage[],
   question: readonly number[] | undefined,
-  options: Pick<CacheContextOptions, 'press' | 'ttlSeconds' | 'name' | 'signal'>,
+  options: Pick<CacheContextOptions, 'press' | 'ttlSeconds' | 'name' | 'signal'> & { rendered?: { text: string; tokenIds: number[] } },
 ): Promise<CallContext> {
-  const rendered = renderContext(store.model, messages);
+  const rendered = options.rendered ?? renderContext(store.model, messages);
   const plan = question === undefined || options.press === undefined ? undefined : pressPrefillPlan(options.press, rendered.tokenIds, question);
   const withQuestion = plan !== undefined && plan.afterIds.length === 0;
   const info = await store.create({

@@ -88,7 +88,7 @@ export function contextCacheMiddleware(options: ContextCacheMiddlewareOptions): 
     const rendered = renderContext(store.model, messages);
     const plan = planCall(store, rendered.text, params);
     if ('skip' in plan) return { contextId: store.idOf(rendered.tokenIds, options.press), skip: plan.skip };
-    const stored = await cacheCallContext(store, { messages, press: options.press, ttlSeconds: options.ttlSeconds, question: plan.question });
+    const stored = await cacheCallContext(store, { messages, rendered, press: options.press, ttlSeconds: options.ttlSeconds, question: plan.question });
     return { ctx: stored.context, call: plan.call, question: stored.question };
   };
 

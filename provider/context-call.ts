@@ -83,10 +83,11 @@ export async function planCall(model: Model, options: LanguageModelV3CallOptions
     const store = stores.create(model);
     const call = prepareCall(model, options);
     // Not stored at all when this call could not use it (the next call may).
-    const asked = questionOf(model, call, messages);
-    if ('skip' in asked) return { call, skipped: { contextId: store.idOf(renderContext(model, messages).tokenIds, press), reason: asked.skip } };
+    const rendered = renderContext(model, messages);
+    const asked = questionOf(model, call, rendered);
+    if ('skip' in asked) return { call, skipped: { contextId: store.idOf(rendered.tokenIds, press), reason: asked.skip } };
     // A query-aware press (Finch) stores the context with this question and leaves nothing to feed after it.
-    const stored = await cacheCallContext(store, { messages, press, question: asked.question, signal: options.abortSignal });
+    const stored = await cacheCallContext(store, { messages, rendered, press, question: asked.question, signal: options.abortSignal });
     return { call, context: { store, contextId: stored.context.id, question: stored.question, created: stored.context.created } };
   }
 
@@ -120,16 +121,15 @@ async function storedContextOf(store: ContextStore, tokenIds: number[], press: P
 }
 
 function split(store: ContextStore, call: PreparedCall, contextId: string, messages: ChatMessage[], created: boolean): PlannedCall {
-  const asked = questionOf(store.model, call, messages);
+  const asked = questionOf(store.model, call, renderContext(store.model, messages));
   if ('skip' in asked) return { call, skipped: { contextId, reason: asked.skip } };
   return { call, context: { store, contextId, question: asked.question, created } };
 }
 
-/** The call's question: the token ids its prompt adds after the context messages, or why the store cannot answer it. */
-function questionOf(model: Model, call: PreparedCall, messages: ChatMessage[]): { question: number[] } | { skip: string } {
+/** The call's question: the token ids its prompt adds after the rendered context, or why the store cannot answer it. */
+function questionOf(model: Model, call: PreparedCall, context: { text: string; tokenIds: number[] }): { question: number[] } | { skip: string } {
   const why = unservable(call);
   if (why) return { skip: why };
-  const context = renderContext(model, messages);
   const n = context.tokenIds.length;
   if (n <= call.promptTokenIds.length && context.tokenIds.every((t, i) => call.promptTokenIds[i] === t)) {
     return { question: call.promptTokenIds.slice(n) };
