@@ -296,6 +296,38 @@ for (const c of cases) {
       }
     });
 
+    it('a session with a decoding press stays out of the batches: its press acts as when it runs alone', async () => {
+      const context = promptOf(150, 11, vocab);
+      const press = { name: 'decoding', press: { name: 'knorm' }, compressionInterval: 4, targetSize: 48 };
+      const pressed = async () => {
+        const s = model.createSession();
+        await s.prefillContext(context, { press });
+        return s;
+      };
+      const alone = await pressed();
+      const aloneTokens = (await alone.generate([], greedy(40))).generatedTokenIds;
+      const aloneKv = alone.kvStats();
+      await alone.dispose();
+      const others = eightRequests(vocab).slice(0, 4);
+      const othersAlone = [];
+      for (const r of others) othersAlone.push((await model.generate(r.prompt, greedy(r.maxTokens))).generatedTokenIds);
+
+      const before = batchCounters(model);
+      const session = await pressed();
+      const [mine, ...theirs] = await Promise.all([
+        session.generate([], greedy(40)),
+        ...others.map((r) => model.generate(r.prompt, greedy(r.maxTokens))),
+      ]);
+      expect(mine.generatedTokenIds).toEqual(aloneTokens);
+      expect(session.kvStats()).toEqual(aloneKv);
+      // The press really cut the cache: 150 + 39 evaluated tokens would take three 64-token pages per head.
+      expect(aloneKv.tokens).toBe(150 + 40); // the last generated token is pending
+      expect(aloneKv.bytes).toBeLessThan((2 * (await model.generate(context, greedy(40))).kv.bytes) / 3);
+      for (let i = 0; i < others.length; i++) expect(theirs[i].generatedTokenIds).toEqual(othersAlone[i]);
+      expect(batchCounters(model).rows - before.rows).toBeGreaterThan(batchCounters(model).passes - before.passes);
+      await session.dispose();
+    });
+
     it('decodeBatch: 1 turns batching off and gives the same tokens', async () => {
       const unbatched = await Model.load(path, { threads: 2, decodeBatch: 1 });
       try {
@@ -313,3 +345,24 @@ for (const c of cases) {
     });
   });
 }
+
+describe.skipIf(!haveStories)('presskv bench --concurrency', () => {
+  it('reports aggregate decode tok/s of N requests at once, with several tokens per forward pass', async () => {
+    const { runBench } = await import('../cli/bench.js');
+    let out = '';
+    const code = await runBench(
+      ['--model', STORIES, '--context', '16', '--threads', '1', '--decode-tokens', '24', '--peer', 'none', '--mmap', 'on', '--concurrency', '1,4', '--json'],
+      { out: (s) => (out += s), err: () => {} },
+    );
+    expect(code).toBe(0);
+    const report = JSON.parse(out);
+    expect(report.rows).toHaveLength(1); // the single-request row is still there
+    const [one, four] = report.concurrency;
+    expect(one).toMatchObject({ concurrency: 1, contextTokens: 16, threads: 1, meanBatch: 1 });
+    expect(four).toMatchObject({ concurrency: 4, contextTokens: 16, threads: 1 });
+    expect(four.meanBatch).toBeGreaterThan(1);
+    expect(four.meanBatch).toBeLessThanOrEqual(4);
+    expect(four.aggregateDecodeTokensPerSecond).toBeCloseTo(four.perRequestDecodeTokensPerSecond * 4, 6);
+    expect(one.aggregateDecodeTokensPerSecond).toBeGreaterThan(0);
+  });
+});

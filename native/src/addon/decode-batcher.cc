@@ -37,7 +37,6 @@ void DecodeBatcher::step_together(const std::vector<Job*>& jobs, std::vector<Ste
 }
 
 void DecodeBatcher::evaluate(std::vector<DecodeRow>& rows) {
-  if (!forward_) throw EngineError(ErrorCode::InvalidArgument, "the runtime has been disposed");
   try {
     forward_->eval_batch(rows);
     const int64_t n = std::count_if(rows.begin(), rows.end(), [](const DecodeRow& row) { return !row.error; });

@@ -33,7 +33,8 @@ class StepBatcher {
  public:
   virtual ~StepBatcher() = default;
   virtual size_t max_jobs() const = 0;
-  // outcomes has jobs.size() entries, default-constructed; the batcher fills each.
+  // outcomes has jobs.size() entries, default-constructed; the batcher fills each, a failure in the
+  // job's own outcome (it must not throw for one job: an exception fails every job of the batch).
   virtual void step_together(const std::vector<Job*>& jobs, std::vector<StepOutcome>& outcomes) = 0;
 };
 
