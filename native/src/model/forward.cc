@@ -1,6 +1,8 @@
 // Layer-major chunked forward pass (forward.h). For each layer, chunk by chunk: attention block then
 // FFN block; the residual stream of all n new tokens is kept, so a press can compress layer l's cache
 // after the layer is done and before layer l+1 starts (EvalOptions::press_hook, press/forward-hook.h).
+// eval_batch() runs the same layers over one row per sequence (batched decoding): the matmuls see all
+// rows at once, each row's attention sees only its own sequence's cache (CacheRows).
 #include "model/forward.h"
 
 #include <algorithm>
@@ -39,7 +41,7 @@ class ForwardImpl final : public Forward {
     if (options.chunk_size <= 0)
       throw EngineError(ErrorCode::InvalidArgument, "chunk_size must be > 0, got " + std::to_string(options.chunk_size));
     check_shape(cache);
-    for (int32_t i = 0; i < n; ++i) check_token(tokens[i], " at index " + std::to_string(i));
+    for (int32_t i = 0; i < n; ++i) check_token(tokens[i], i);
     const int32_t start = cache.next_position();
     check_room(cache, n);
     try {
@@ -73,7 +75,7 @@ class ForwardImpl final : public Forward {
           throw EngineError(ErrorCode::InvalidArgument, "a decode row needs a cache and a logits buffer");
         PagedKvCache& cache = paged(*row.cache);
         check_shape(cache);
-        check_token(row.token, "");
+        check_token(row.token, -1);
         check_room(cache, 1);
         for (const CacheRows& other : live)
           if (other.cache == &cache)
@@ -124,11 +126,13 @@ class ForwardImpl final : public Forward {
       throw EngineError(ErrorCode::InvalidArgument, "KV cache was created for a different model shape");
   }
 
-  void check_token(int32_t token, const std::string& where) const {
-    if (token < 0 || token >= c_.vocab)
-      throw EngineError(ErrorCode::InvalidArgument, "token id " + std::to_string(token) + where +
-                                                        " is outside the vocabulary (0.." +
-                                                        std::to_string(c_.vocab - 1) + ")");
+  // index: the token's place in eval()'s input, named in the message; -1 for a decode row.
+  void check_token(int32_t token, int32_t index) const {
+    if (token >= 0 && token < c_.vocab) return;
+    const std::string where = index >= 0 ? " at index " + std::to_string(index) : "";
+    throw EngineError(ErrorCode::InvalidArgument, "token id " + std::to_string(token) + where +
+                                                      " is outside the vocabulary (0.." + std::to_string(c_.vocab - 1) +
+                                                      ")");
   }
 
   static void check_room(const PagedKvCache& cache, int32_t n) {
