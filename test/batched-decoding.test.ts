@@ -357,6 +357,35 @@ for (const c of cases) {
       await session.dispose();
     });
 
+    it('prefill chunks keep their round-robin turns between batched decode steps (no starvation either way)', async () => {
+      const chunked = await Model.load(path, { threads: 2, prefillChunk: 16 });
+      try {
+        const decoders = [3, 5, 7, 9].map((length, i) => ({ prompt: promptOf(length, 500 + i, vocab), maxTokens: 150 }));
+        const long = promptOf(200, 600, vocab); // 13 chunks of 16
+        const finished: string[] = [];
+        let decoded = 0;
+        let decodedBeforeLongStarted = -1;
+        const results = await whileWorkerWaits(chunked, () =>
+          Promise.all([
+            ...decoders.map((r) =>
+              chunked.generate(r.prompt, greedy(r.maxTokens, { onToken: () => decoded++ })).then((res) => (finished.push('decoder'), res)),
+            ),
+            chunked
+              .generate(long, greedy(5, { onToken: () => (decodedBeforeLongStarted = decodedBeforeLongStarted < 0 ? decoded : decodedBeforeLongStarted) }))
+              .then((res) => (finished.push('long'), res)),
+          ]),
+        );
+        // One batched decode step per prefill chunk: the long prompt is through long before the decoders'
+        // 150 steps, and they decoded all along (about 13 tokens each before its first token).
+        expect(finished[0]).toBe('long');
+        expect(decodedBeforeLongStarted).toBeGreaterThanOrEqual(20);
+        expect(results.map((r) => r.generatedTokenIds.length)).toEqual([150, 150, 150, 150, 5]);
+        expect(chunked.stats().largestDecodeBatch).toBe(5);
+      } finally {
+        chunked.dispose();
+      }
+    });
+
     it('decodeBatch: 1 turns batching off and gives the same tokens', async () => {
       const unbatched = await Model.load(path, { threads: 2, decodeBatch: 1 });
       try {
