@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvOutOfMemoryError, Model, type GenerateOptions, type GenerateResult } from '../engine/index.js';
-import { CustomScorerPress } from '../engine/presses/index.js';
+import { CustomScorerPress, type CustomScorerLayer } from '../engine/presses/index.js';
 import { nativeAddon } from '../engine/native.js';
 import { tinyModelPath } from './helpers/tiny-models.js';
 
@@ -147,7 +147,7 @@ async function whileWorkerWaits<T>(model: Model, submit: () => Promise<T>): Prom
     compressionRatio: 0.5,
     windowSize: 1,
     label: 'hold-the-worker',
-    score: (layer) => {
+    score: (layer: CustomScorerLayer) => {
       submitted ??= submit();
       return new Float32Array(layer.nKvHeads * layer.n);
     },
