@@ -62,9 +62,10 @@ describe('matmul kernels: row i of an m-row product equals the 1-row product bit
   // k = 2500 spans three blocks of the kernels' k-blocking and ends in a partial vector; 37 is one short block.
   for (const k of [2500, 37]) {
     for (const dtype of ['f32', 'f16', 'bf16'] as const) {
-      it(`k = ${k}, ${dtype} weights, portable / avx2 / avx512, m = 1..16`, () => {
+      it(`k = ${k}, ${dtype} weights, portable / avx2 / avx512, m = 1..40`, () => {
         const rand = lcg(k * 7 + dtype.length);
-        const x = Float32Array.from({ length: 16 * k }, () => rand());
+        const rows = 40;
+        const x = Float32Array.from({ length: rows * k }, () => rand());
         let weights: Float32Array | Uint16Array;
         let reference: Float64Array;
         if (dtype === 'f32') {
@@ -77,18 +78,18 @@ describe('matmul kernels: row i of an m-row product equals the 1-row product bit
         }
         let ran = 0;
         for (const kernels of ['portable', 'avx2', 'avx512'] as const) {
-          const single = Array.from({ length: 16 }, (_, i) => addon.matmulKernel(kernels, x.subarray(i * k, (i + 1) * k), 1, weights, dtype, n, k));
+          const single = Array.from({ length: rows }, (_, i) => addon.matmulKernel(kernels, x.subarray(i * k, (i + 1) * k), 1, weights, dtype, n, k));
           if (single[0] === null) continue; // this CPU lacks these kernels
           ran++;
           // The 1-row product is a real matmul: close to the float64 one.
-          for (let i = 0; i < 16; i++)
+          for (let i = 0; i < rows; i++)
             for (let j = 0; j < n; j++) {
               let dot = 0;
               for (let t = 0; t < k; t++) dot += x[i * k + t] * reference[j * k + t];
               expect(Math.abs(single[i]![j] - dot)).toBeLessThan(1e-4 * Math.sqrt(k) * 4);
             }
-          // m = 2, 3 take the few-rows path, m >= 4 the converted-weights path: neither changes a row.
-          for (const m of [2, 3, 4, 5, 8, 16]) {
+          // Up to 32 rows take the few-rows path, more the converted-weights path: neither changes a row.
+          for (const m of [2, 3, 4, 5, 8, 16, 32, 33, rows]) {
             const batch = addon.matmulKernel(kernels, x.subarray(0, m * k), m, weights, dtype, n, k)!;
             for (let i = 0; i < m; i++) expect(bitsOf(batch.subarray(i * n, (i + 1) * n)), `${kernels} m=${m} row ${i}`).toEqual(bitsOf(single[i]!));
           }

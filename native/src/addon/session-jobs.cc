@@ -171,6 +171,8 @@ bool GenerateJob::step() {
                           "nothing to generate from: the sequence is empty and promptTokens has no tokens");
       state_->pending.clear();
       decoding_ = input_.empty();
+      // Nothing to prefill: this turn only starts the job, so its first decode step can join a batch.
+      if (decoding_) return false;
     }
     if (aborted.load()) return finish("abort");
     return decoding_ ? decode_step() : prefill_step();
