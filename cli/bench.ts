@@ -21,8 +21,22 @@ export interface BenchRow {
   prefillGFlopPerSecond: number;
 }
 
+/** Aggregate decode speed of several requests decoding at once (--concurrency): their steps share forward passes. */
+export interface ConcurrencyRow {
+  concurrency: number;
+  contextTokens: number;
+  threads: number;
+  /** Decode steps of all requests together per second of wall time. */
+  aggregateDecodeTokensPerSecond: number;
+  /** The same per request. */
+  perRequestDecodeTokensPerSecond: number;
+  /** Decode tokens per forward pass during this run (1: no batching). */
+  meanBatch: number;
+}
+
 const USAGE = `presskv bench --model <file.gguf> [--context 512,2048] [--threads 1,2] [--decode-tokens 32]
-                [--peer llama.cpp|none] [--flash-attention] [--mmap on|off|both] [--peer-dir <dir>] [--json]`;
+                [--peer llama.cpp|none] [--flash-attention] [--mmap on|off|both] [--peer-dir <dir>]
+                [--concurrency 1,8] [--json]`;
 
 function listOfInts(value: string, flag: string): number[] {
   const out = value.split(',').map((s) => Number(s.trim()));
@@ -55,6 +69,7 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
       'flash-attention': { type: 'boolean', default: false },
       mmap: { type: 'string', default: 'both' },
       'peer-dir': { type: 'string', default: '.bench/node-llama-cpp' },
+      concurrency: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -66,6 +81,7 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
   const contexts = listOfInts(values.context!, 'context');
   const threadCounts = listOfInts(values.threads!, 'threads');
   const decodeTokens = listOfInts(values['decode-tokens']!, 'decode-tokens')[0]!;
+  const concurrencies = values.concurrency === undefined ? [] : listOfInts(values.concurrency, 'concurrency');
   if (values.peer !== 'llama.cpp' && values.peer !== 'none') {
     io.err(`--peer must be llama.cpp or none\n${USAGE}`);
     return 2;
@@ -80,6 +96,7 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
   if (values.peer === 'llama.cpp') peer = await loadLlamaCppPeer(resolve(values['peer-dir']!), io.err);
 
   const rows: BenchRow[] = [];
+  const concurrencyRows: ConcurrencyRow[] = [];
   const maxContext = Math.max(...contexts) + decodeTokens + 16;
   for (const threads of threadCounts) {
     const models = await Promise.all(mmapModes.map((mmap) => Model.load(modelPath, { threads, contextLength: maxContext, mmap })));
@@ -109,6 +126,10 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
           rows.push(row(mmapModes[i] ? 'presskv' : 'presskv --no-mmap', ours.timings.prefillMs, ours.timings.decodeMs, decodeSteps));
           io.err(describe(rows.at(-1)!));
         }
+        for (const concurrency of concurrencies) {
+          concurrencyRows.push(await concurrentDecode(models[0]!, prompt, decodeTokens, concurrency, threads));
+          io.err(describeConcurrency(concurrencyRows.at(-1)!));
+        }
         if (peer) {
           const theirs = await peer.run(modelPath, { promptTokens: prompt, decodeTokens, threads, flashAttention: values['flash-attention']! });
           rows.push(row('llama.cpp', theirs.prefillMs, theirs.decodeMs, theirs.decodedTokens));
@@ -126,10 +147,42 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
     ceilings: { bandwidthGBs: DEFAULT_BANDWIDTH_GBS, peakGFlops: DEFAULT_PEAK_GFLOPS },
     rows,
     ratios: ratiosOf(rows),
+    ...(concurrencies.length ? { concurrency: concurrencyRows } : {}),
   };
   if (values.json) io.out(JSON.stringify(report, null, 2));
-  else io.out(table(report.rows, report.ratios));
+  else io.out(table(report.rows, report.ratios) + (concurrencies.length ? `\n\n${concurrencyTable(concurrencyRows)}` : ''));
   return 0;
+}
+
+/**
+ * `concurrency` sessions each prefilled with the prompt (one-by-one, untimed), then all generate
+ * decodeTokens greedy tokens at once; the wall time of that phase over the decode steps of all of them.
+ */
+async function concurrentDecode(model: Model, prompt: number[], decodeTokens: number, concurrency: number, threads: number): Promise<ConcurrencyRow> {
+  const sessions = Array.from({ length: concurrency }, () => model.createSession());
+  try {
+    for (const session of sessions) await session.evaluate(prompt, { logits: 'last' });
+    const before = model.stats();
+    const t0 = performance.now();
+    const results = await Promise.all(sessions.map((s) => s.generate([], { maxTokens: decodeTokens, temperature: 0, stopTokenIds: [] })));
+    const seconds = (performance.now() - t0) / 1000;
+    // As in the single-request rows: the first token comes from the prefill's logits, the last is never evaluated.
+    const steps = results.reduce((n, r) => n + r.generatedTokenIds.length - 1, 0);
+    const after = model.stats();
+    // Steps outside a batched pass ran alone (one row each).
+    const batchedRows = after.batchedDecodeRows - before.batchedDecodeRows;
+    const passes = after.batchedDecodePasses - before.batchedDecodePasses + (steps - batchedRows);
+    return {
+      concurrency,
+      contextTokens: prompt.length,
+      threads,
+      aggregateDecodeTokensPerSecond: steps / seconds,
+      perRequestDecodeTokensPerSecond: steps / seconds / concurrency,
+      meanBatch: passes > 0 ? steps / passes : 1,
+    };
+  } finally {
+    for (const session of sessions) await session.dispose();
+  }
 }
 
 function ratiosOf(rows: BenchRow[]) {
@@ -151,6 +204,20 @@ function ratiosOf(rows: BenchRow[]) {
 
 function describe(r: BenchRow): string {
   return `${r.engine.padEnd(17)} ctx ${String(r.contextTokens).padStart(5)} threads ${r.threads}: prefill ${r.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${r.decodeTokensPerSecond.toFixed(2)} tok/s`;
+}
+
+function describeConcurrency(r: ConcurrencyRow): string {
+  return `presskv x${String(r.concurrency).padEnd(8)} ctx ${String(r.contextTokens).padStart(5)} threads ${r.threads}: decode ${r.aggregateDecodeTokensPerSecond.toFixed(2)} tok/s aggregate, ${r.perRequestDecodeTokensPerSecond.toFixed(2)} tok/s per request`;
+}
+
+function concurrencyTable(rows: ConcurrencyRow[]): string {
+  return [
+    '| concurrent requests | context | threads | aggregate decode tok/s | per-request decode tok/s | tokens per forward pass |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) =>
+      `| ${r.concurrency} | ${r.contextTokens} | ${r.threads} | ${r.aggregateDecodeTokensPerSecond.toFixed(2)} | ` +
+      `${r.perRequestDecodeTokensPerSecond.toFixed(2)} | ${r.meanBatch.toFixed(2)} |`),
+  ].join('\n');
 }
 
 function table(rows: BenchRow[], ratios: ReturnType<typeof ratiosOf>): string {

@@ -61,6 +61,9 @@ export class Model {
     positiveInt(options.threads, 'threads');
     positiveInt(options.contextLength, 'contextLength');
     positiveInt(options.prefillChunk, 'prefillChunk');
+    positiveInt(options.decodeBatch, 'decodeBatch');
+    if (options.decodeBatch !== undefined && options.decodeBatch > 256)
+      throw new InvalidArgumentError(`decodeBatch must be at most 256, got ${options.decodeBatch}`);
     if (options.kvBudgetBytes !== undefined && !(Number.isSafeInteger(options.kvBudgetBytes) && options.kvBudgetBytes >= 0))
       throw new InvalidArgumentError(`kvBudgetBytes must be an integer >= 0 (0 = unlimited), got ${options.kvBudgetBytes}`);
     if (options.kvDtype !== undefined && options.kvDtype !== 'f16' && options.kvDtype !== 'f32')
@@ -76,6 +79,7 @@ export class Model {
           threads: options.threads,
           kvDtype: options.kvDtype ?? 'f16',
           prefillChunk: options.prefillChunk,
+          decodeBatch: options.decodeBatch,
           kvBudgetBytes: options.kvBudgetBytes,
         }),
       );

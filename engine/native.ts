@@ -23,6 +23,8 @@ export interface NativeRuntimeOptions {
   kvDtype?: 'f16' | 'f32';
   pageTokens?: number;
   prefillChunk?: number;
+  /** Most decode tokens of concurrent generations evaluated in one forward pass (1..256, default 16; 1 = no batching). */
+  decodeBatch?: number;
 }
 
 export interface NativeRuntimeStats {
@@ -32,6 +34,11 @@ export interface NativeRuntimeStats {
   threads: number;
   prefillChunk: number;
   kvDtype: 'f16' | 'f32';
+  decodeBatch: number;
+  /** Batched decode forward passes so far, the tokens they evaluated, and the most in one pass. */
+  batchedDecodePasses: number;
+  batchedDecodeRows: number;
+  largestDecodeBatch: number;
 }
 
 export interface NativeGenerateRequest {
@@ -103,6 +110,16 @@ export interface NativeAddon {
   createRuntime(model: NativeModelHandle, options?: NativeRuntimeOptions): NativeRuntime;
   samplerDistribution(logits: Float32Array, sampling: NativeSampling, history?: Int32Array, allowed?: Int32Array): Float32Array;
   samplerDraw(logits: Float32Array, sampling: NativeSampling, history: Int32Array | undefined, allowed: Int32Array | undefined, count: number): Int32Array;
+  /** One CPU matmul kernel on given rows (tests): m×n, or null when this CPU lacks those kernels. */
+  matmulKernel(
+    kernels: 'portable' | 'avx2' | 'avx512' | 'auto',
+    x: Float32Array,
+    m: number,
+    weights: Float32Array | Uint16Array,
+    dtype: 'f32' | 'f16' | 'bf16',
+    n: number,
+    k: number,
+  ): Float32Array | null;
 }
 
 function findRepoRoot(start: string): string {

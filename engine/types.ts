@@ -99,6 +99,11 @@ export interface LoadOptions {
   kvDtype?: 'f16' | 'f32';
   /** Tokens per prefill chunk (default 256). */
   prefillChunk?: number;
+  /**
+   * Most decode tokens of concurrent generations evaluated in one forward pass, which reads the weights
+   * once for all of them (default 16, at most 256; 1 turns batching off).
+   */
+  decodeBatch?: number;
   /** Byte budget of the KV pages of all sequences together (default: unlimited); beyond it a request fails with KvOutOfMemoryError. */
   kvBudgetBytes?: number;
   /** Directory for hub downloads (org/name ids). */

@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   presskv::addon::register_session(env, exports);
   presskv::addon::register_press(env, exports);
   presskv::addon::register_calibrate(env, exports);
+  presskv::addon::register_kernels(env, exports);
   return exports;
 }
 }  // namespace

@@ -1,12 +1,14 @@
 #pragma once
 // Everything one runtime owns: the model it runs, its kernel thread pool, the forward pass (scratch
-// buffers for one thread), the KV page pool, and the worker thread that runs every job. Jobs reach it
-// through a raw pointer: the scheduler is stopped before anything else here is destroyed.
+// buffers for one thread) and its decode batcher, the KV page pool, and the worker thread that runs
+// every job. Jobs reach it through a raw pointer: the scheduler is stopped before anything else here
+// is destroyed.
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "addon/decode-batcher.h"
 #include "core/scheduler.h"
 #include "core/thread-pool.h"
 #include "kv/kv-cache.h"
@@ -21,6 +23,7 @@ struct RuntimeOptions {
   DType kv_dtype = DType::F16;
   int32_t page_tokens = 64;
   int32_t prefill_chunk = 256;
+  int32_t decode_batch = 16;  // most decode tokens of concurrent generations in one forward pass (1 = no batching)
 };
 
 // The bytes each token id contributes to the output text (for stop sequences); set once from JS.
@@ -40,6 +43,7 @@ struct RuntimeCore {
   std::shared_ptr<Model> model;
   std::shared_ptr<ThreadPool> pool;
   std::unique_ptr<Forward> forward;
+  std::unique_ptr<DecodeBatcher> decode_batcher;  // null when options.decode_batch == 1
   std::shared_ptr<KvPool> kv_pool;
   RuntimeOptions options;
   int32_t vocab = 0;

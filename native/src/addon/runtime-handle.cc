@@ -48,6 +48,7 @@ RuntimeHandle::RuntimeHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   }
   options.page_tokens = read_int(env, o, "pageTokens", options.page_tokens, 1, 1 << 20);
   options.prefill_chunk = read_int(env, o, "prefillChunk", options.prefill_chunk, 1, 1 << 20);
+  options.decode_batch = read_int(env, o, "decodeBatch", options.decode_batch, 1, 256);
   try {
     core_ = std::make_shared<RuntimeCore>(model->model(), std::make_shared<ThreadPool>(options.threads), options);
   } catch (...) {
@@ -83,6 +84,11 @@ Napi::Value RuntimeHandle::stats(const Napi::CallbackInfo& info) {
   out.Set("threads", Napi::Number::New(env, core_->options.threads));
   out.Set("prefillChunk", Napi::Number::New(env, core_->options.prefill_chunk));
   out.Set("kvDtype", Napi::String::New(env, dtype_name(core_->options.kv_dtype)));
+  out.Set("decodeBatch", Napi::Number::New(env, core_->options.decode_batch));
+  const DecodeBatchStats batches = core_->decode_batcher ? core_->decode_batcher->stats() : DecodeBatchStats{};
+  out.Set("batchedDecodePasses", Napi::Number::New(env, double(batches.passes)));
+  out.Set("batchedDecodeRows", Napi::Number::New(env, double(batches.rows)));
+  out.Set("largestDecodeBatch", Napi::Number::New(env, double(batches.largest)));
   return out;
 }
 

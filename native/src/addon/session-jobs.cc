@@ -30,8 +30,6 @@ Napi::Value to_float32_array(Napi::Env env, const std::vector<float>& values) {
   return array;
 }
 
-bool is_abort(const EngineError& e) { return e.code() == ErrorCode::Aborted; }
-
 }  // namespace
 
 // ---- SessionJob ---------------------------------------------------------------------------------
@@ -173,13 +171,52 @@ bool GenerateJob::step() {
                           "nothing to generate from: the sequence is empty and promptTokens has no tokens");
       state_->pending.clear();
       decoding_ = input_.empty();
+      // Nothing to prefill: this turn only starts the job, so its first decode step can join a batch.
+      if (decoding_) return false;
     }
     if (aborted.load()) return finish("abort");
     return decoding_ ? decode_step() : prefill_step();
   } catch (const EngineError& e) {
-    if (is_abort(e)) return finish("abort");
-    throw;
+    return finish_on_abort(e);
   }
+}
+
+// Called from a catch handler: an abort ends the generation normally, anything else is rethrown as is.
+bool GenerateJob::finish_on_abort(const EngineError& e) {
+  if (e.code() == ErrorCode::Aborted) return finish("abort");
+  throw;
+}
+
+StepBatcher* GenerateJob::batcher() {
+  if (!started_ || !decoding_ || state_->decoding_press) return nullptr;
+  return runtime_->decode_batcher.get();
+}
+
+std::optional<DecodeRow> GenerateJob::begin_decode() {
+  if (aborted.load()) {
+    finish("abort");
+    return std::nullopt;
+  }
+  const std::optional<int32_t> token = next_token();
+  if (!token) return std::nullopt;
+  DecodeRow row;
+  row.cache = state_->cache.get();
+  row.token = *token;
+  row.abort = &aborted;
+  row.logits = &state_->last_logits;
+  return row;
+}
+
+bool GenerateJob::end_decode(const DecodeRow& row) {
+  if (row.error) {
+    try {
+      std::rethrow_exception(row.error);
+    } catch (const EngineError& e) {
+      return finish_on_abort(e);
+    }
+  }
+  state_->history.push_back(row.token);
+  return decoded();
 }
 
 bool GenerateJob::prefill_step() {
@@ -199,13 +236,24 @@ bool GenerateJob::prefill_step() {
 }
 
 bool GenerateJob::decode_step() {
-  if (generated_.size() >= size_t(request_.max_tokens)) return finish("max-tokens");
-  const auto t0 = Clock::now();
+  const std::optional<int32_t> token = next_token();
+  if (!token) return true;
+  eval(&*token, 1, LogitsMode::Last, state_->last_logits);
+  return decoded();
+}
+
+std::optional<int32_t> GenerateJob::next_token() {
+  if (generated_.size() >= size_t(request_.max_tokens)) {
+    finish("max-tokens");
+    return std::nullopt;
+  }
+  decode_t0_ = Clock::now();
   const int32_t token = sampler_.sample(state_->last_logits.data(), runtime_->vocab, state_->history, nullptr);
   if (std::find(request_.stop_token_ids.begin(), request_.stop_token_ids.end(), token) !=
       request_.stop_token_ids.end()) {
-    decode_ms_ += ms_since(t0);
-    return finish("eos");
+    decode_ms_ += ms_since(decode_t0_);
+    finish("eos");
+    return std::nullopt;
   }
   generated_.push_back(token);
   reply_->token(token);
@@ -227,11 +275,15 @@ bool GenerateJob::decode_step() {
       state_->pending = {token};
       state_->last_logits.clear();
     }
-    decode_ms_ += ms_since(t0);
-    return finish(reason, stop_index);
+    decode_ms_ += ms_since(decode_t0_);
+    finish(reason, stop_index);
+    return std::nullopt;
   }
-  eval(&token, 1, LogitsMode::Last, state_->last_logits);
-  decode_ms_ += ms_since(t0);
+  return token;
+}
+
+bool GenerateJob::decoded() {
+  decode_ms_ += ms_since(decode_t0_);
   state_->publish();
   return false;
 }

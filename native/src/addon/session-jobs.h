@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "addon/decode-batcher.h"
 #include "addon/js-reply.h"
 #include "addon/runtime-core.h"
 #include "addon/session-state.h"
+#include "core/errors.h"
 #include "core/sampler.h"
 #include "core/scheduler.h"
 #include "core/stop-sequences.h"
@@ -72,16 +74,27 @@ struct GenerateRequest {
 };
 
 // generate({...}, onToken) → {tokens, finishReason, stopSequenceIndex?, promptTokens, prefillMs, decodeMs}
-class GenerateJob : public SessionJob {
+// Its decode steps join the runtime's decode batches unless the session has a decoding press (the
+// press acts inside the forward pass of this one sequence).
+class GenerateJob : public SessionJob, public BatchedDecodeJob {
  public:
   GenerateJob(RuntimeCore* runtime, std::shared_ptr<SessionState> state, std::unique_ptr<JsReply> reply,
               GenerateRequest request, std::shared_ptr<const Vocabulary> vocabulary);
   bool step() override;
+  StepBatcher* batcher() override;
+  std::optional<DecodeRow> begin_decode() override;
+  bool end_decode(const DecodeRow& row) override;
 
  private:
   bool prefill_step();
   bool decode_step();
+  // Samples the next token, streams it and checks the stop conditions: the token to evaluate, or
+  // nullopt when that finished the job.
+  std::optional<int32_t> next_token();
+  // The token is in the sequence now: bookkeeping of a decode step that goes on.
+  bool decoded();
   bool finish(const char* reason, int32_t stop_index = -1);
+  bool finish_on_abort(const EngineError& e);
 
   GenerateRequest request_;
   std::shared_ptr<const Vocabulary> vocabulary_;
@@ -93,6 +106,7 @@ class GenerateJob : public SessionJob {
   std::vector<int32_t> generated_;
   double prefill_ms_ = 0;
   double decode_ms_ = 0;
+  std::chrono::steady_clock::time_point decode_t0_;
 };
 
 // sample({sampling, allowedTokenIds}) → token id. Samples from the logits after the last token without

@@ -25,7 +25,8 @@ void Scheduler::abort_lane(const void* lane) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& job : ring_)
     if (job->lane == lane) job->aborted.store(true);
-  if (running_ && running_->lane == lane) running_->aborted.store(true);
+  for (auto& job : running_)
+    if (job->lane == lane) job->aborted.store(true);
 }
 
 size_t Scheduler::pending() const {
@@ -33,40 +34,80 @@ size_t Scheduler::pending() const {
   return ring_.size();
 }
 
-std::shared_ptr<Job> Scheduler::next_runnable() {
+bool Scheduler::blocked(const Job& job) const {
+  for (const auto& other : ring_)
+    if (other->lane == job.lane && other->sequence_ < job.sequence_) return true;
+  return false;
+}
+
+std::vector<std::shared_ptr<Job>> Scheduler::next_runnable() {
   // A job may run when no older job of its lane is still queued; rotate past blocked ones.
-  for (size_t tries = 0; tries < ring_.size(); tries++) {
+  std::vector<std::shared_ptr<Job>> jobs;
+  for (size_t tries = 0; tries < ring_.size() && jobs.empty(); tries++) {
     auto job = ring_.front();
     ring_.pop_front();
-    bool blocked = false;
-    for (const auto& other : ring_)
-      if (other->lane == job->lane && other->sequence_ < job->sequence_) blocked = true;
-    if (!blocked) return job;
-    ring_.push_back(std::move(job));
+    if (blocked(*job))
+      ring_.push_back(std::move(job));
+    else
+      jobs.push_back(std::move(job));
   }
-  return nullptr;  // unreachable: the oldest job of any lane is always runnable
+  if (jobs.empty()) return jobs;  // unreachable: the oldest job of any lane is always runnable
+  StepBatcher* batcher = jobs[0]->batcher();
+  if (!batcher) return jobs;
+  // Every runnable job of the same batcher joins, in ring order (distinct lanes: a lane's only runnable
+  // job is its oldest).
+  for (auto it = ring_.begin(); it != ring_.end() && jobs.size() < batcher->max_jobs();) {
+    if ((*it)->batcher() == batcher && !blocked(**it)) {
+      jobs.push_back(std::move(*it));
+      it = ring_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return jobs;
+}
+
+void Scheduler::run_steps(std::vector<std::shared_ptr<Job>>& jobs, std::vector<bool>& done) {
+  done.assign(jobs.size(), true);
+  if (jobs.size() == 1) {
+    try {
+      done[0] = jobs[0]->step();
+    } catch (...) {
+      jobs[0]->fail(std::current_exception());
+    }
+    return;
+  }
+  std::vector<Job*> members;
+  for (auto& job : jobs) members.push_back(job.get());
+  std::vector<StepOutcome> outcomes(jobs.size());
+  try {
+    jobs[0]->batcher()->step_together(members, outcomes);
+  } catch (...) {
+    for (auto& outcome : outcomes) outcome = {true, std::current_exception()};
+  }
+  for (size_t i = 0; i < jobs.size(); i++) {
+    if (outcomes[i].error) jobs[i]->fail(outcomes[i].error);
+    done[i] = outcomes[i].done || outcomes[i].error;
+  }
 }
 
 void Scheduler::run() {
+  std::vector<bool> done;
   for (;;) {
-    std::shared_ptr<Job> job;
+    std::vector<std::shared_ptr<Job>> jobs;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !ring_.empty(); });
       if (stopping_) return;
-      job = next_runnable();
-      if (!job) continue;
-      running_ = job;
+      jobs = next_runnable();
+      if (jobs.empty()) continue;
+      running_ = jobs;
     }
-    bool done = true;
-    try {
-      done = job->step();
-    } catch (...) {
-      job->fail(std::current_exception());
-    }
+    run_steps(jobs, done);
     std::lock_guard<std::mutex> lock(mutex_);
-    running_.reset();
-    if (!done) ring_.push_back(std::move(job));
+    running_.clear();
+    for (size_t i = 0; i < jobs.size(); i++)
+      if (!done[i]) ring_.push_back(std::move(jobs[i]));
   }
 }
 
@@ -76,7 +117,7 @@ void Scheduler::stop() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
-    if (running_) running_->aborted.store(true);
+    for (auto& job : running_) job->aborted.store(true);
     wake_.notify_all();
   }
   if (worker_.joinable()) {

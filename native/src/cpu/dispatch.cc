@@ -40,11 +40,17 @@ std::atomic<const KernelTable*> g_table{nullptr};
 
 }  // namespace
 
-bool select_kernels(const char* name) {
+const KernelTable* kernels_named(const char* name) {
   const int wanted = level_named(name);
   const int have = cpu_level();
-  if (wanted < 0 || (wanted != 99 && wanted > have)) return false;
-  g_table.store(table_for(wanted == 99 ? have : wanted));
+  if (wanted < 0 || (wanted != 99 && wanted > have)) return nullptr;
+  return table_for(wanted == 99 ? have : wanted);
+}
+
+bool select_kernels(const char* name) {
+  const KernelTable* table = kernels_named(name);
+  if (!table) return false;
+  g_table.store(table);
   return true;
 }
 

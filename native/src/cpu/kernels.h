@@ -36,7 +36,9 @@ const KernelTable& avx512_kernels();
 // The table for this CPU: AVX-512 (f/bw/vl) > AVX2+FMA+F16C > portable. PRESSKV_SIMD=portable|avx2|avx512
 // forces a lower (or equal) level, e.g. to compare paths in tests.
 const KernelTable& kernels();
-// Sets the table used from now on ("portable" | "avx2" | "avx512" | "auto"); false if the CPU lacks it.
+// The table named "portable" | "avx2" | "avx512" | "auto", or null if the CPU lacks it.
+const KernelTable* kernels_named(const char* name);
+// Sets the table used from now on (a kernels_named name); false if the CPU lacks it.
 bool select_kernels(const char* name);
 
 // y[m×n] = x[m×k] · Wᵀ over the pool, each weight row read once per call. ldx / ldy: row strides.

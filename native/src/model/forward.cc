@@ -1,8 +1,11 @@
 // Layer-major chunked forward pass (forward.h). For each layer, chunk by chunk: attention block then
 // FFN block; the residual stream of all n new tokens is kept, so a press can compress layer l's cache
 // after the layer is done and before layer l+1 starts (EvalOptions::press_hook, press/forward-hook.h).
+// eval_batch() runs the same layers over one row per sequence (batched decoding): the matmuls see all
+// rows at once, each row's attention sees only its own sequence's cache (CacheRows).
 #include "model/forward.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -18,6 +21,14 @@
 namespace presskv {
 namespace {
 
+// The rows of one pass that belong to one sequence: rows [first, first + count) append to cache.
+// eval() has one such span (all its tokens), eval_batch() one per decode row.
+struct CacheRows {
+  PagedKvCache* cache;
+  int32_t first;
+  int32_t count;
+};
+
 class ForwardImpl final : public Forward {
  public:
   ForwardImpl(std::shared_ptr<const Model> model, ThreadPool& pool)
@@ -29,25 +40,79 @@ class ForwardImpl final : public Forward {
     if (n <= 0) throw EngineError(ErrorCode::InvalidArgument, "eval needs at least one token");
     if (options.chunk_size <= 0)
       throw EngineError(ErrorCode::InvalidArgument, "chunk_size must be > 0, got " + std::to_string(options.chunk_size));
-    if (cache.n_layers() != c_.n_layers || cache.n_kv_heads() != c_.n_kv_heads || cache.head_dim() != c_.head_dim)
-      throw EngineError(ErrorCode::InvalidArgument, "KV cache was created for a different model shape");
-    for (int32_t i = 0; i < n; ++i)
-      if (tokens[i] < 0 || tokens[i] >= c_.vocab)
-        throw EngineError(ErrorCode::InvalidArgument, "token id " + std::to_string(tokens[i]) + " at index " +
-                                                          std::to_string(i) + " is outside the vocabulary (0.." +
-                                                          std::to_string(c_.vocab - 1) + ")");
+    check_shape(cache);
+    for (int32_t i = 0; i < n; ++i) check_token(tokens[i], i);
     const int32_t start = cache.next_position();
-    if (static_cast<int64_t>(start) + n > cache.max_tokens())
-      throw EngineError(ErrorCode::ContextOverflow,
-                        "context overflow: " + std::to_string(start) + " positions in the cache + " + std::to_string(n) +
-                            " new tokens exceed the context window of " + std::to_string(cache.max_tokens()));
+    check_room(cache, n);
     try {
-      run(cache, tokens, n, start, options, logits_out);
+      embed(tokens, n);
+      positions_.resize(n);
+      for (int32_t i = 0; i < n; ++i) positions_[i] = start + i;
+      const int32_t chunk = std::min(options.chunk_size, n);
+      run_layers({{&cache, 0, n}}, n, chunk, options);
+      logits_out.clear();
+      if (options.logits != LogitsMode::None) {
+        const int32_t first = options.logits == LogitsMode::Last ? n - 1 : 0;
+        logits_out.resize(static_cast<size_t>(n - first) * c_.vocab);
+        output_head(first, n - first, chunk, logits_out.data());
+      }
     } catch (...) {
       cache.truncate(start);  // every layer back to the state before this call
       throw;
     }
     cache.advance(n);
+  }
+
+  void eval_batch(std::vector<DecodeRow>& rows) override {
+    std::vector<CacheRows> live;
+    std::vector<size_t> live_rows;  // index in rows of live[j]
+    std::vector<int32_t> tokens;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      DecodeRow& row = rows[i];
+      row.error = nullptr;
+      try {
+        if (!row.cache || !row.logits)
+          throw EngineError(ErrorCode::InvalidArgument, "a decode row needs a cache and a logits buffer");
+        PagedKvCache& cache = paged(*row.cache);
+        check_shape(cache);
+        check_token(row.token, -1);
+        check_room(cache, 1);
+        for (const CacheRows& other : live)
+          if (other.cache == &cache)
+            throw EngineError(ErrorCode::InvalidArgument, "a sequence can decode only one token per batch");
+        if (row.abort && row.abort->load(std::memory_order_relaxed))
+          throw EngineError(ErrorCode::Aborted, "evaluation aborted");
+        live.push_back({&cache, static_cast<int32_t>(live.size()), 1});
+        live_rows.push_back(i);
+        tokens.push_back(row.token);
+      } catch (...) {
+        row.error = std::current_exception();
+      }
+    }
+    if (live.empty()) return;
+    const int32_t n = static_cast<int32_t>(live.size());
+    positions_.resize(n);
+    for (int32_t j = 0; j < n; ++j) positions_[j] = live[j].cache->next_position();
+    try {
+      embed(tokens.data(), n);
+      run_layers(live, n, n, EvalOptions{});
+      batch_logits_.resize(static_cast<size_t>(n) * c_.vocab);
+      output_head(0, n, n, batch_logits_.data());
+    } catch (...) {
+      for (int32_t j = 0; j < n; ++j) live[j].cache->truncate(positions_[j]);
+      throw;
+    }
+    for (int32_t j = 0; j < n; ++j) {
+      DecodeRow& row = rows[live_rows[j]];
+      if (row.abort && row.abort->load(std::memory_order_relaxed)) {
+        live[j].cache->truncate(positions_[j]);
+        row.error = std::make_exception_ptr(EngineError(ErrorCode::Aborted, "evaluation aborted"));
+        continue;
+      }
+      live[j].cache->advance(1);
+      const float* first = batch_logits_.data() + static_cast<size_t>(j) * c_.vocab;
+      row.logits->assign(first, first + c_.vocab);
+    }
   }
 
  private:
@@ -56,19 +121,43 @@ class ForwardImpl final : public Forward {
       throw EngineError(ErrorCode::Aborted, "evaluation aborted");
   }
 
-  void run(PagedKvCache& cache, const int32_t* tokens, int32_t n, int32_t start, const EvalOptions& options,
-           std::vector<float>& logits_out) {
-    const int64_t hidden = c_.hidden, hd = c_.head_dim;
-    const int64_t q_width = int64_t(c_.n_heads) * hd, kv_width = int64_t(c_.n_kv_heads) * hd;
-    const int32_t chunk = std::min(options.chunk_size, n);
+  void check_shape(const PagedKvCache& cache) const {
+    if (cache.n_layers() != c_.n_layers || cache.n_kv_heads() != c_.n_kv_heads || cache.head_dim() != c_.head_dim)
+      throw EngineError(ErrorCode::InvalidArgument, "KV cache was created for a different model shape");
+  }
 
+  // index: the token's place in eval()'s input, named in the message; -1 for a decode row.
+  void check_token(int32_t token, int32_t index) const {
+    if (token >= 0 && token < c_.vocab) return;
+    const std::string where = index >= 0 ? " at index " + std::to_string(index) : "";
+    throw EngineError(ErrorCode::InvalidArgument, "token id " + std::to_string(token) + where +
+                                                      " is outside the vocabulary (0.." + std::to_string(c_.vocab - 1) +
+                                                      ")");
+  }
+
+  static void check_room(const PagedKvCache& cache, int32_t n) {
+    const int32_t start = cache.next_position();
+    if (static_cast<int64_t>(start) + n > cache.max_tokens())
+      throw EngineError(ErrorCode::ContextOverflow,
+                        "context overflow: " + std::to_string(start) + " positions in the cache + " + std::to_string(n) +
+                            " new tokens exceed the context window of " + std::to_string(cache.max_tokens()));
+  }
+
+  // The residual stream of n rows starts as the tokens' embeddings.
+  void embed(const int32_t* tokens, int32_t n) {
+    const int64_t hidden = c_.hidden;
     hidden_.resize(static_cast<size_t>(n) * hidden);
     const size_t embd_row = static_cast<size_t>(hidden) * dtype_size(w_.token_embd.dtype);
     for (int32_t i = 0; i < n; ++i)
       cpu::to_f32(static_cast<const uint8_t*>(w_.token_embd.data) + tokens[i] * embd_row, w_.token_embd.dtype, hidden,
                   hidden_.data() + static_cast<size_t>(i) * hidden);
-    positions_.resize(n);
-    for (int32_t i = 0; i < n; ++i) positions_[i] = start + i;
+  }
+
+  // Every layer over the n rows of hidden_ (positions in positions_), chunk rows at a time. A press hook
+  // needs the single sequence of eval(): seqs has one span then.
+  void run_layers(const std::vector<CacheRows>& seqs, int32_t n, int32_t chunk, const EvalOptions& options) {
+    const int64_t hidden = c_.hidden, hd = c_.head_dim;
+    const int64_t q_width = int64_t(c_.n_heads) * hd, kv_width = int64_t(c_.n_kv_heads) * hd;
     rope_tables(lm_.rope_inv_freq(), positions_.data(), n, rope_cs_);
 
     xn_.resize(static_cast<size_t>(chunk) * hidden);
@@ -81,32 +170,32 @@ class ForwardImpl final : public Forward {
     proj_.resize(static_cast<size_t>(chunk) * hidden);
 
     press::ForwardPressHook* hook = options.press_hook;
+    if (hook && seqs.size() != 1) throw EngineError(ErrorCode::Internal, "a press hook needs exactly one sequence");
     for (int32_t l = 0; l < c_.n_layers; ++l) {
       if (hook) hook->before_layer(l, hidden_.data(), n);
       for (int32_t c0 = 0; c0 < n; c0 += chunk) {
         check_abort(options);
         const int32_t m = std::min(chunk, n - c0);
-        attention_block(cache, l, c0, m);
+        attention_block(seqs, l, c0, m);
         ffn_block(l, c0, m);
       }
       // Layer l's cache now holds every new token and layer l+1 has not run: the press's moment.
-      if (hook) hook->after_layer(cache, l, n, start);
+      if (hook) hook->after_layer(*seqs[0].cache, l, n, positions_[0]);
     }
-    if (hook) hook->after_all_layers(cache);
+    if (hook) hook->after_all_layers(*seqs[0].cache);
     check_abort(options);
+  }
 
-    logits_out.clear();
-    if (options.logits == LogitsMode::None) return;
-    const int32_t first = options.logits == LogitsMode::Last ? n - 1 : 0;
-    const int32_t rows = n - first;
-    logits_out.resize(static_cast<size_t>(rows) * c_.vocab);
+  // Logits of hidden_ rows [first, first + rows) into out (rows × vocab), chunk rows per matmul.
+  void output_head(int32_t first, int32_t rows, int32_t chunk, float* out) {
+    const int64_t hidden = c_.hidden;
     for (int32_t r0 = 0; r0 < rows; r0 += chunk) {
       const int32_t m = std::min(chunk, rows - r0);
       for (int32_t i = 0; i < m; ++i)
         cpu::rmsnorm(hidden_.data() + static_cast<size_t>(first + r0 + i) * hidden, w_.output_norm.data(),
                      xn_.data() + static_cast<size_t>(i) * hidden, hidden, c_.rms_eps);
       cpu::matmul(pool_, xn_.data(), m, hidden, w_.output.data, w_.output.dtype, c_.vocab, hidden,
-                  logits_out.data() + static_cast<size_t>(r0) * c_.vocab, c_.vocab);
+                  out + static_cast<size_t>(r0) * c_.vocab, c_.vocab);
     }
   }
 
@@ -121,7 +210,7 @@ class ForwardImpl final : public Forward {
       for (size_t j = 0; j < width; ++j) y[i * width + j] += bias[j];
   }
 
-  void attention_block(PagedKvCache& cache, int32_t l, int32_t c0, int32_t m) {
+  void attention_block(const std::vector<CacheRows>& seqs, int32_t l, int32_t c0, int32_t m) {
     const LayerWeights& L = w_.layers[l];
     const int64_t hidden = c_.hidden, hd = c_.head_dim;
     const int64_t q_width = int64_t(c_.n_heads) * hd, kv_width = int64_t(c_.n_kv_heads) * hd;
@@ -147,9 +236,17 @@ class ForwardImpl final : public Forward {
       rope_apply(ki, c_.n_kv_heads, c_.head_dim, c_.rope_dim, c_.rope_style, cs);
       for (int64_t j = 0; j < q_width; ++j) qi[j] *= scale;
     }
-    for (int32_t g = 0; g < c_.n_kv_heads; ++g)
-      cache.append(l, g, m, k_.data() + g * hd, v_.data() + g * hd, kv_width, positions_.data() + c0);
-    cpu::attention(pool_, cache, l, q_.data(), positions_.data() + c0, m, c_.n_heads, attn_.data());
+    // Each sequence's rows of this chunk meet only that sequence's cache.
+    for (const CacheRows& s : seqs) {
+      const int32_t a = std::max(s.first, c0), b = std::min(s.first + s.count, c0 + m);
+      if (a >= b) continue;
+      const size_t r = static_cast<size_t>(a - c0);
+      for (int32_t g = 0; g < c_.n_kv_heads; ++g)
+        s.cache->append(l, g, b - a, k_.data() + r * kv_width + g * hd, v_.data() + r * kv_width + g * hd, kv_width,
+                        positions_.data() + a);
+      cpu::attention(pool_, *s.cache, l, q_.data() + r * q_width, positions_.data() + a, b - a, c_.n_heads,
+                     attn_.data() + r * q_width);
+    }
     project(attn_.data(), m, L.o, proj_.data());
     for (int64_t i = 0; i < int64_t(m) * hidden; ++i) h[i] += proj_[i];
   }
@@ -171,7 +268,7 @@ class ForwardImpl final : public Forward {
   const ModelConfig& c_;
   const ModelWeights& w_;
   ThreadPool& pool_;
-  std::vector<float> hidden_, xn_, q_, k_, v_, attn_, gate_, up_, proj_, rope_cs_;
+  std::vector<float> hidden_, xn_, q_, k_, v_, attn_, gate_, up_, proj_, rope_cs_, batch_logits_;
   std::vector<int32_t> positions_;
 };
 

@@ -4,6 +4,7 @@
 // layer l+1 runs (DESIGN.md §4).
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <vector>
 
@@ -28,6 +29,15 @@ struct EvalOptions {
   press::ForwardPressHook* press_hook = nullptr;
 };
 
+// One row of a batched decode step: a sequence's next token (Forward::eval_batch).
+struct DecodeRow {
+  KvCache* cache = nullptr;
+  int32_t token = 0;
+  const std::atomic<bool>* abort = nullptr;  // checked before the pass and after its last layer
+  std::vector<float>* logits = nullptr;      // out: config.vocab floats
+  std::exception_ptr error;                  // out: why this row failed (its cache is unchanged); null = done
+};
+
 class Forward {
  public:
   // One Forward per model worker: it owns the scratch buffers, so it is not used by two threads at once.
@@ -40,6 +50,15 @@ class Forward {
   // token ids outside the vocabulary, and Aborted after rolling the cache back when abort is set.
   virtual void eval(KvCache& cache, const int32_t* tokens, int32_t n, const EvalOptions& options,
                     std::vector<float>& logits_out) = 0;
+
+  // One decode token for each of several sequences in a single pass: every weight matrix is streamed
+  // once for all rows, while RoPE, KV append and attention run per row against that row's own cache
+  // and position. Row i's logits are bit-identical to eval() of its token alone (LogitsMode::Last).
+  // A row that fails validation (context full, token outside the vocabulary, a cache already in the
+  // batch, wrong shape) or is aborted gets its typed error in row.error with its cache unchanged; the
+  // other rows complete. An error that hits the pass itself (e.g. the KV budget) rolls every row's
+  // cache back and is thrown. No press hook: a sequence with a decoding press goes through eval().
+  virtual void eval_batch(std::vector<DecodeRow>& rows) = 0;
 };
 
 }  // namespace presskv
