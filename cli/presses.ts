@@ -110,7 +110,7 @@ async function runEvaluate(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): 
         `## Evaluation\n\nModel \`${values.model}\`, ${stories} stories written by the model (temperature 0.8, seeds 1..${stories}), ` +
         `context ${contextLength} tokens, next-token distributions over the following ${continuationLength} tokens compared with the ` +
         `uncompressed cache (decoding presses act while the continuation is fed token by token; "bytes kept" is measured after the prefill). ` +
-        `ExpectedAttentionStats, QFilter and DuoAttention's files are calibrated (\`presskv calibrate\`) on ${CALIBRATION_STORIES} other stories ` +
+        `ExpectedAttentionStats' and QFilter's files are calibrated (\`presskv calibrate\`) on ${CALIBRATION_STORIES} other stories ` +
         `(seeds 101..${100 + CALIBRATION_STORIES}). Reproduce: \`presskv presses evaluate --model ${values.model} --out ${values.out}\`.\n\n${table}\n` +
         (gaps.length ? `\nNot evaluated: ${gaps.map((g) => `\`${g.name}\` (${g.why})`).join('; ')}.\n` : '');
       const at = doc.indexOf('## Evaluation');

@@ -154,7 +154,7 @@ export function qualityGap(name: string, setup: { artefacts?: QualityArtefacts }
   const gaps: Record<string, string | undefined> = {
     kvzap: trained,
     'fast-kvzip': trained,
-    lukv: 'needs a per-head budget curve measured offline for the model (kvpress ships one for Llama-3.1-8B only)',
+    lukv: 'needs a per-head budget curve measured offline for the model; kvpress ships one for Llama-3.1-8B only',
     dms: 'evicts by a score threshold (KVzap log-scores), not by a ratio',
     'custom-scorer': 'the scorer is user code',
     'expected-attention-stats': setup.artefacts?.['expected-attention-stats'] ? undefined : 'no calibrated statistics given',
