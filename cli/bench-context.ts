@@ -7,10 +7,11 @@ import { createPress } from '../engine/presses/registry.js';
 import { numberFlag, parseFlags, requireFlag, UsageError, type CommandIo } from './args.js';
 
 export const BENCH_CONTEXT_USAGE = `presskv bench-context --model <path|id> [--context 2048,8192] [--question-tokens 32]
-                      [--press <name>[:<compressionRatio>]] [--threads <n>] [--repeats <n>] [--json]
+                      [--decode-tokens 16] [--press <name>[:<compressionRatio>]] [--threads <n>] [--repeats <n>] [--json]
 
   Prefill a context of N pseudo-random tokens plus a question and time the first token (re-prefill), then
-  store the context once (with the press) and time the first token of the same question after it.`;
+  store the context once (with the press) and time the first token of the same question after it. Both then
+  decode --decode-tokens more tokens, so the decode speed on the uncompressed and the stored cache compare too.`;
 
 export interface ContextBenchRow {
   contextTokens: number;
@@ -23,6 +24,10 @@ export interface ContextBenchRow {
   /** First token after the stored context (question only), ms (best of repeats). */
   ttftStoredMs: number;
   speedup: number;
+  /** Decode tokens/s after the first token: on the re-prefilled (uncompressed) cache, and on the stored one. */
+  decodeTokens: number;
+  decodeReprefillTokensPerSecond: number | null;
+  decodeStoredTokensPerSecond: number | null;
   /** One-time cost of storing the context, ms. */
   storeMs: number;
   tokensAfter: number;
@@ -48,6 +53,7 @@ export async function runBenchContext(argv: string[], io: CommandIo): Promise<nu
       model: { type: 'string' },
       context: { type: 'string' },
       'question-tokens': { type: 'string' },
+      'decode-tokens': { type: 'string' },
       press: { type: 'string' },
       threads: { type: 'string' },
       repeats: { type: 'string' },
@@ -63,6 +69,7 @@ export async function runBenchContext(argv: string[], io: CommandIo): Promise<nu
   const contexts = (flags.context ?? '2048,8192').split(',').map((s) => numberFlag(s.trim(), 'context', u, { integer: true, min: 1 })!);
   const questionTokens = numberFlag(flags['question-tokens'], 'question-tokens', u, { integer: true, min: 1 }) ?? 32;
   const threads = numberFlag(flags.threads, 'threads', u, { integer: true, min: 1 });
+  const decodeTokens = numberFlag(flags['decode-tokens'], 'decode-tokens', u, { integer: true, min: 0 }) ?? 16;
   const repeats = numberFlag(flags.repeats, 'repeats', u, { integer: true, min: 1 }) ?? 1;
   let press: ReturnType<typeof createPress> | undefined;
   if (flags.press) {
@@ -74,7 +81,7 @@ export async function runBenchContext(argv: string[], io: CommandIo): Promise<nu
     }
   }
 
-  const longest = Math.max(...contexts) + questionTokens + 8;
+  const longest = Math.max(...contexts) + questionTokens + decodeTokens + 8;
   const model = await Model.load(modelId, { threads, contextLength: longest });
   const rows: ContextBenchRow[] = [];
   try {
@@ -85,15 +92,23 @@ export async function runBenchContext(argv: string[], io: CommandIo): Promise<nu
     for (const n of contexts) {
       const context = tokensOf(n, vocab, 17 + n);
       const question = tokensOf(questionTokens, vocab, 99);
-      const firstToken = { maxTokens: 1, temperature: 0, stopTokenIds: [] as number[] };
+      // The first token, then decodeTokens more: time to first token is the call's time less its decode steps.
+      const answer = { maxTokens: 1 + decodeTokens, temperature: 0, stopTokenIds: [] as number[] };
+      const timed = async (run: () => Promise<{ timings: { decodeMs: number; decodeTokensPerSecond: number } }>) => {
+        const t = performance.now();
+        const { timings } = await run();
+        return { ttft: performance.now() - t - (decodeTokens > 0 ? timings.decodeMs : 0), decode: timings.decodeTokensPerSecond };
+      };
       if (!flags.json) io.err(`context ${n} tokens: re-prefill…`);
-      let reprefill = Infinity;
+      let reprefill = { ttft: Infinity, decode: 0 };
       let reprefillBytes = 0;
       for (let r = 0; r < repeats; r++) {
-        const t = performance.now();
-        const result = await model.generate([...context, ...question], firstToken);
-        reprefill = Math.min(reprefill, performance.now() - t);
-        reprefillBytes = result.kv.bytes;
+        const run = await timed(async () => {
+          const result = await model.generate([...context, ...question], answer);
+          reprefillBytes = result.kv.bytes;
+          return result;
+        });
+        if (run.ttft < reprefill.ttft) reprefill = run;
       }
       if (!flags.json) io.err(`context ${n} tokens: storing${press ? ` with ${press.name}` : ''}…`);
       const store = new ContextStore(model);
@@ -101,21 +116,24 @@ export async function runBenchContext(argv: string[], io: CommandIo): Promise<nu
         const t0 = performance.now();
         const stored = await store.create({ tokenIds: context, press });
         const storeMs = performance.now() - t0;
-        let storedTtft = Infinity;
+        let storedRun = { ttft: Infinity, decode: 0 };
         for (let r = 0; r < repeats; r++) {
-          const t = performance.now();
-          await store.generate(stored.id, question, firstToken);
-          storedTtft = Math.min(storedTtft, performance.now() - t);
+          const run = await timed(() => store.generate(stored.id, question, answer));
+          if (run.ttft < storedRun.ttft) storedRun = run;
         }
+        const [storedTtft, reprefillTtft] = [storedRun.ttft, reprefill.ttft];
         const row: ContextBenchRow = {
           contextTokens: n,
           questionTokens,
           threads: usedThreads,
           press: press ? JSON.stringify(press.toJSON()) : null,
           compressed: stored.compressed,
-          ttftReprefillMs: round(reprefill),
+          ttftReprefillMs: round(reprefillTtft),
           ttftStoredMs: round(storedTtft),
-          speedup: round(reprefill / storedTtft),
+          speedup: round(reprefillTtft / storedTtft),
+          decodeTokens,
+          decodeReprefillTokensPerSecond: decodeTokens > 0 ? round(reprefill.decode) : null,
+          decodeStoredTokensPerSecond: decodeTokens > 0 ? round(storedRun.decode) : null,
           storeMs: round(storeMs),
           tokensAfter: stored.tokensAfter,
           storedBytes: stored.bytes,
@@ -126,7 +144,10 @@ export async function runBenchContext(argv: string[], io: CommandIo): Promise<nu
           io.out(
             `context ${n} + question ${questionTokens} tokens, ${usedThreads} threads: first token ${row.ttftReprefillMs} ms re-prefilling vs ` +
               `${row.ttftStoredMs} ms from the stored context (${row.speedup}× faster; storing took ${row.storeMs} ms once); ` +
-              `KV ${row.storedBytes} bytes stored (${row.tokensAfter} tokens kept${row.compressed ? '' : ', uncompressed'}) vs ${row.reprefillBytes} bytes per re-prefilled call`,
+              `KV ${row.storedBytes} bytes stored (${row.tokensAfter} tokens kept${row.compressed ? '' : ', uncompressed'}) vs ${row.reprefillBytes} bytes per re-prefilled call` +
+              (decodeTokens > 0
+                ? `; decode ${row.decodeStoredTokensPerSecond} tok/s on the stored cache vs ${row.decodeReprefillTokensPerSecond} tok/s re-prefilled`
+                : ''),
           );
         }
       } finally {
