@@ -11,16 +11,26 @@
 
 namespace presskv::cpu::simd {
 
-// Register tile: MR activation rows × NR weight rows of dot products, streaming k once.
-template <class V, int MR, int NR, DType DT>
+// How far ahead of the loads a streaming tile asks for weight bytes. One core keeps too few cache-line
+// misses in flight for DRAM's latency on its own; prefetching 1 KiB ahead in each weight row measured
+// +10–20 % decode tokens/s on qwen3-0.6b f16 (1 and 2 threads, AVX-512), and costs nothing in L1-resident tiles,
+// which do not prefetch.
+constexpr int64_t kPrefetchBytes = 1024;
+
+// Register tile: MR activation rows × NR weight rows of dot products, streaming k once. Stream: the weight
+// rows come from memory (prefetch ahead), not from L1 scratch.
+template <class V, int MR, int NR, DType DT, bool Stream = false>
 inline void tile(const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y, int64_t ldy,
                  bool accumulate = false) {
   typename V::vec acc[MR][NR];
   for (int i = 0; i < MR; ++i)
     for (int r = 0; r < NR; ++r) acc[i][r] = V::zero();
   int64_t t = 0;
+  constexpr int64_t kEsize = DT == DType::F32 ? 4 : 2;
   for (; t + V::kLanes <= k; t += V::kLanes) {
     typename V::vec wv[NR];
+    if constexpr (Stream)
+      for (int r = 0; r < NR; ++r) __builtin_prefetch(static_cast<const char*>(wrows[r]) + t * kEsize + kPrefetchBytes);
     for (int r = 0; r < NR; ++r) wv[r] = V::template load_w<DT>(wrows[r], t);
     for (int i = 0; i < MR; ++i) {
       const typename V::vec xv = V::load(x + i * ldx + t);
@@ -43,27 +53,27 @@ inline void tile(const float* x, int64_t ldx, const void* const* wrows, int64_t 
     }
 }
 
-template <class V, int MR, DType DT>
+template <class V, int MR, DType DT, bool Stream>
 inline void tile_nr(int nr, const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y,
                     int64_t ldy, bool acc) {
   switch (nr) {
-    case 4: tile<V, MR, 4, DT>(x, ldx, wrows, k, y, ldy, acc); break;
-    case 3: tile<V, MR, 3, DT>(x, ldx, wrows, k, y, ldy, acc); break;
-    case 2: tile<V, MR, 2, DT>(x, ldx, wrows, k, y, ldy, acc); break;
-    default: tile<V, MR, 1, DT>(x, ldx, wrows, k, y, ldy, acc); break;
+    case 4: tile<V, MR, 4, DT, Stream>(x, ldx, wrows, k, y, ldy, acc); break;
+    case 3: tile<V, MR, 3, DT, Stream>(x, ldx, wrows, k, y, ldy, acc); break;
+    case 2: tile<V, MR, 2, DT, Stream>(x, ldx, wrows, k, y, ldy, acc); break;
+    default: tile<V, MR, 1, DT, Stream>(x, ldx, wrows, k, y, ldy, acc); break;
   }
 }
 
-template <class V, DType DT>
+template <class V, DType DT, bool Stream = false>
 inline void tile_any(int mr, int nr, const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y,
                      int64_t ldy, bool acc = false) {
   switch (mr) {
-    case 4: if constexpr (V::kMaxRows >= 4) { tile_nr<V, 4, DT>(nr, x, ldx, wrows, k, y, ldy, acc); break; }
+    case 4: if constexpr (V::kMaxRows >= 4) { tile_nr<V, 4, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc); break; }
             [[fallthrough]];
-    case 3: if constexpr (V::kMaxRows >= 3) { tile_nr<V, 3, DT>(nr, x, ldx, wrows, k, y, ldy, acc); break; }
+    case 3: if constexpr (V::kMaxRows >= 3) { tile_nr<V, 3, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc); break; }
             [[fallthrough]];
-    case 2: tile_nr<V, 2, DT>(nr, x, ldx, wrows, k, y, ldy, acc); break;
-    default: tile_nr<V, 1, DT>(nr, x, ldx, wrows, k, y, ldy, acc); break;
+    case 2: tile_nr<V, 2, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc); break;
+    default: tile_nr<V, 1, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc); break;
   }
 }
 
@@ -92,7 +102,7 @@ void matmul_direct(const float* x, int64_t m, int64_t ldx, const void* w, int64_
       for (int r = 0; r < nr; ++r) wrows[r] = base + (j + r) * row_bytes + kb * esize;
       for (int64_t i = 0; i < m; i += V::kMaxRows) {
         const int mr = static_cast<int>(std::min<int64_t>(V::kMaxRows, m - i));
-        tile_any<V, DT>(mr, nr, x + i * ldx + kb, ldx, wrows, kl, y + i * ldy + j, ldy, kb > 0);
+        tile_any<V, DT, true>(mr, nr, x + i * ldx + kb, ldx, wrows, kl, y + i * ldy + j, ldy, kb > 0);
       }
     }
   }
