@@ -120,6 +120,8 @@ export interface NativeAddon {
     n: number,
     k: number,
   ): Float32Array | null;
+  /** One CPU kernel's attention weights exp(s − max) / Σ, optionally rounded to f16 (tests); null when this CPU lacks it. */
+  softmaxKernel(kernels: 'portable' | 'avx2' | 'avx512' | 'auto', scores: Float32Array, max: number, roundToF16: boolean): Float32Array | null;
 }
 
 function findRepoRoot(start: string): string {

@@ -65,17 +65,7 @@ void attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer, const
         }
         // Every query sees at least its own slot, unless a press dropped it and all before it: output 0.
         if (mx == -std::numeric_limits<float>::infinity()) continue;
-        float sum = 0.0f;
-        for (int32_t s = 0; s < len; ++s) {
-          const float w = std::exp(sc[s] - mx);  // exp(-inf) = 0 for hidden slots
-          sc[s] = w;
-          sum += w;
-        }
-        const float inv = 1.0f / sum;
-        for (int32_t s = 0; s < len; ++s) {
-          const float w = sc[s] * inv;
-          sc[s] = dt == DType::F16 ? f16_to_f32(f32_to_f16(w)) : w;
-        }
+        kt.softmax_shifted(sc, len, mx, dt == DType::F16);
         for (size_t p = 0; p * pt < static_cast<size_t>(len); ++p) {
           const int32_t base = static_cast<int32_t>(p) * pt, cnt = std::min(pt, len - base);
           kt.axpy_rows(sc + base, cache.values(*kh.pages[p]), dt, cnt, hd, o);

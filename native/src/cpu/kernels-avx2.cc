@@ -26,6 +26,13 @@ struct Avx2 {
     std::memcpy(p, buf, n * sizeof(float));
   }
   static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+  static vec round_nearest(vec v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static vec pow2i(vec n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+  }
+  static vec zero_below(vec x, vec v, float limit) { return _mm256_and_ps(_mm256_cmp_ps(x, set1(limit), _CMP_GE_OQ), v); }
+  static vec round_f16(vec v) { return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)); }
   static float reduce(vec v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -60,7 +67,8 @@ struct Avx2 {
 }  // namespace
 
 const KernelTable& avx2_kernels() {
-  static const KernelTable table{"avx2", simd::matmul_block<Avx2>, simd::dot_rows<Avx2>, simd::axpy_rows<Avx2>};
+  static const KernelTable table{"avx2", simd::matmul_block<Avx2>, simd::dot_rows<Avx2>, simd::axpy_rows<Avx2>,
+                                 simd::softmax_shifted<Avx2>};
   return table;
 }
 

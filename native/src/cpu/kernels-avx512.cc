@@ -22,7 +22,14 @@ struct Avx512 {
   static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
   static void store_tail(float* p, vec v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
   static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
   static float reduce(vec v) { return _mm512_reduce_add_ps(v); }
+  static vec round_nearest(vec v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static vec pow2i(vec n) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+  }
+  static vec zero_below(vec x, vec v, float limit) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, set1(limit), _CMP_GE_OQ), v); }
+  static vec round_f16(vec v) { return _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)); }
   static vec widen(__m256i h, DType dt) {
     if (dt == DType::F16) return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -51,7 +58,7 @@ struct Avx512 {
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table{"avx512", simd::matmul_block<Avx512>, simd::dot_rows<Avx512>,
-                                 simd::axpy_rows<Avx512>};
+                                 simd::axpy_rows<Avx512>, simd::softmax_shifted<Avx512>};
   return table;
 }
 

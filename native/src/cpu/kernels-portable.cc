@@ -1,4 +1,5 @@
 // Plain C++ kernels: the reference for the SIMD variants and the fallback on any CPU.
+#include <cmath>
 #include "core/half.h"
 #include "cpu/kernels.h"
 
@@ -56,10 +57,20 @@ void axpy_rows(const float* coef, const void* rows, DType dt, int64_t n_rows, in
   }
 }
 
+void softmax_shifted(float* s, int64_t n, float max, bool round_to_f16) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    s[i] = std::exp(s[i] - max);  // exp(−inf) = 0 for hidden slots
+    sum += s[i];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t i = 0; i < n; ++i) s[i] = round_to_f16 ? f16_to_f32(f32_to_f16(s[i] * inv)) : s[i] * inv;
+}
+
 }  // namespace
 
 const KernelTable& portable_kernels() {
-  static const KernelTable table{"portable", matmul_block, dot_rows, axpy_rows};
+  static const KernelTable table{"portable", matmul_block, dot_rows, axpy_rows, softmax_shifted};
   return table;
 }
 

@@ -25,6 +25,10 @@ struct KernelTable {
   void (*dot_rows)(const float* q, const void* rows, DType dt, int64_t n_rows, int64_t d, float* out);
   // acc[0..d) += sum_r coef[r] * rows[r].
   void (*axpy_rows)(const float* coef, const void* rows, DType dt, int64_t n_rows, int64_t d, float* acc);
+  // Attention weights in place: s[i] = exp(s[i] − max) / Σ exp(s[j] − max), where max ≥ every s[i] and some
+  // s[i] = max; −inf (a hidden slot) gives exactly 0. round_to_f16: each weight is then rounded to f16, as
+  // a KQ·V product in an f16 cache's type would see it.
+  void (*softmax_shifted)(float* s, int64_t n, float max, bool round_to_f16);
 };
 
 const KernelTable& portable_kernels();

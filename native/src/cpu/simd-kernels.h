@@ -2,8 +2,9 @@
 // The SIMD kernel bodies, written once over a vector-traits type V and instantiated by
 // kernels-avx2.cc (8 lanes) and kernels-avx512.cc (16 lanes), each compiled with its own -m flags.
 // V provides: vec, kLanes, zero(), load(const float*), load_tail(const float*, n), load_w<DT>(const void*, t),
-// load_w_tail<DT>(const void*, t, n), fma(a, b, c), set1(float), store(float*, v), store_tail(float*, v, n),
-// reduce(v).
+// load_w_tail<DT>(const void*, t, n), fma(a, b, c), mul(a, b), set1(float), store(float*, v),
+// store_tail(float*, v, n), reduce(v), round_nearest(v), pow2i(n) (2ⁿ for integral n), zero_below(x, v, limit)
+// (v, or 0 where x < limit or x is NaN), round_f16(v) (to the nearest f16 and back).
 #include <algorithm>
 #include <cstring>
 
@@ -202,6 +203,53 @@ void axpy_rows(const float* coef, const void* rows, DType dt, int64_t n_rows, in
     case DType::F32: axpy_rows_t<V, DType::F32>(coef, rows, n_rows, d, acc); break;
     case DType::F16: axpy_rows_t<V, DType::F16>(coef, rows, n_rows, d, acc); break;
     case DType::BF16: axpy_rows_t<V, DType::BF16>(coef, rows, n_rows, d, acc); break;
+  }
+}
+
+// exp(x) for x ≤ 0 (Cephes' single-precision scheme, ~1 ulp): x = n·ln 2 + r with n = round(x·log₂e) and
+// ln 2 split in two so r is exact, e^r = 1 + r + r²·P(r), times 2ⁿ. Below −87.3 (and −inf) the result is 0.
+template <class V>
+inline typename V::vec exp_nonpositive(typename V::vec x) {
+  const typename V::vec n = V::round_nearest(V::mul(x, V::set1(1.44269504088896341f)));
+  typename V::vec r = V::fma(n, V::set1(-0.693359375f), x);
+  r = V::fma(n, V::set1(2.12194440e-4f), r);
+  typename V::vec p = V::set1(1.9875691500e-4f);
+  p = V::fma(p, r, V::set1(1.3981999507e-3f));
+  p = V::fma(p, r, V::set1(8.3334519073e-3f));
+  p = V::fma(p, r, V::set1(4.1665795894e-2f));
+  p = V::fma(p, r, V::set1(1.6666665459e-1f));
+  p = V::fma(p, r, V::set1(5.0000001201e-1f));
+  p = V::fma(p, V::mul(r, r), V::fma(r, V::set1(1.0f), V::set1(1.0f)));
+  return V::zero_below(x, V::mul(p, V::pow2i(n)), -87.3365478515625f);
+}
+
+template <class V>
+void softmax_shifted(float* s, int64_t n, float max, bool round_to_f16) {
+  const typename V::vec shift = V::set1(-max);
+  typename V::vec sum = V::zero();
+  int64_t t = 0;
+  for (; t + V::kLanes <= n; t += V::kLanes) {
+    const typename V::vec e = exp_nonpositive<V>(V::fma(V::load(s + t), V::set1(1.0f), shift));
+    V::store(s + t, e);
+    sum = V::fma(e, V::set1(1.0f), sum);
+  }
+  float total = V::reduce(sum);
+  if (t < n) {
+    const int rest = static_cast<int>(n - t);
+    // Tail lanes load as 0 and would add exp(−max); they are masked off the sum by the store below.
+    const typename V::vec e = exp_nonpositive<V>(V::fma(V::load_tail(s + t, rest), V::set1(1.0f), shift));
+    V::store_tail(s + t, e, rest);
+    for (int i = 0; i < rest; ++i) total += s[t + i];
+  }
+  const typename V::vec inv = V::set1(1.0f / total);
+  for (t = 0; t + V::kLanes <= n; t += V::kLanes) {
+    const typename V::vec w = V::mul(V::load(s + t), inv);
+    V::store(s + t, round_to_f16 ? V::round_f16(w) : w);
+  }
+  if (t < n) {
+    const int rest = static_cast<int>(n - t);
+    const typename V::vec w = V::mul(V::load_tail(s + t, rest), inv);
+    V::store_tail(s + t, round_to_f16 ? V::round_f16(w) : w, rest);
   }
 }
 
