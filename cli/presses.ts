@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Model } from '../engine/model.js';
 import { readModelFiles } from '../engine/model-files.js';
-import { callNative, nativeAddon } from '../engine/native.js';
+import { callNative, nativeAddon, type NativeModelHandle } from '../engine/native.js';
 import { listPresses, type PressListing } from '../engine/presses/index.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -129,7 +129,7 @@ const CALIBRATION_STORIES = 4;
 
 /** The artefacts the calibrated presses read, computed from stories the evaluation does not score. */
 async function calibrateOnHeldOutStories(
-  handle: ReturnType<ReturnType<typeof nativeAddon>['loadModel']>,
+  handle: NativeModelHandle,
   model: Model,
   dir: string,
   story: (i: number) => Promise<number[]>,

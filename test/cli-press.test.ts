@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../cli/main.js';
+import { cli } from './helpers/cli.js';
 import { Model } from '../engine/index.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -15,13 +15,6 @@ const haveStories = existsSync(storiesPath);
 if (!haveStories) console.warn(`[cli-press.test] ${storiesPath} is absent: skipping`);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'presskv-cli-press-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (l) => (out += `${l}\n`), err: (l) => (err += `${l}\n`), write: (t) => (out += t) });
-  return { code, out, err };
-}
 
 const STORY =
   'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her dog Max. ' +

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../cli/main.js';
+import { cli } from './helpers/cli.js';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -18,14 +18,6 @@ const haveShared = existsSync(storiesPath) && existsSync(goldenPath);
 if (!haveShared) console.warn(`[cli.test] ${shared} is absent: skipping the stories260K acceptance tests`);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'presskv-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** Runs main() in-process and captures what it prints. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (l) => (out += `${l}\n`), err: (l) => (err += `${l}\n`), write: (t) => (out += t) });
-  return { code, out, err };
-}
 
 /** Runs bin/presskv.js as a user would. */
 async function bin(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

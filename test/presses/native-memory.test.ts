@@ -6,7 +6,7 @@ import { callNative, nativeAddon } from '../../engine/native.js';
 import { createPress, listPresses, type PressSpec } from '../../engine/presses/index.js';
 import { gaussian, makeLayerInputs, randomArray, seededRandom } from '../reference/presses/layer-inputs.js';
 import { kvzipPasses, type KVzipPieces } from '../reference/presses/reconstruction.js';
-import { makeTempDir, writeF32Safetensors, writeJson } from './artefact-files.js';
+import { makeTempDir, writeF32Safetensors, waveTensor, writeJson, writeTrainedPressArtefacts } from './artefact-files.js';
 import { pressAddon } from './native-harness.js';
 
 interface PagedOut {
@@ -31,27 +31,12 @@ const tmp = makeTempDir('presskv-native-memory-');
 afterAll(() => tmp.cleanup());
 const files: Record<string, string> = {};
 
-function tensor(shape: number[], k: number, scale = 0.3) {
-  const size = shape.reduce((a, b) => a * b, 1);
-  return { shape, data: Float32Array.from({ length: size }, (_x, i) => Math.sin(i * k + 0.1) * scale) };
-}
 
 beforeAll(async () => {
-  files.qfilter = await writeF32Safetensors(join(tmp.dir, 'qf.safetensors'), { q_filters: tensor([L, Hk, d], 0.7) });
-  const cov = tensor([L, H, d, d], 0.3, 0.05);
-  files.stats = await writeF32Safetensors(join(tmp.dir, 'stats.safetensors'), { query_mean: tensor([L, H, d], 0.9), query_cov: cov });
-  const kvzap: Record<string, ReturnType<typeof tensor>> = {};
-  const gates: Record<string, ReturnType<typeof tensor>> = {};
-  for (let l = 0; l < L; l++) {
-    Object.assign(kvzap, { [`layers.${l}.w1`]: tensor([12, D], 0.3 + l), [`layers.${l}.b1`]: tensor([12], 0.5), [`layers.${l}.w2`]: tensor([Hk, 12], 0.8), [`layers.${l}.b2`]: tensor([Hk], 0.2) });
-    Object.assign(gates, {
-      [`layers.${l}.wq`]: tensor([H * 16, D], 0.37), [`layers.${l}.bq`]: tensor([H * 16], 1.1), [`layers.${l}.wk`]: tensor([Hk * 16, D], 0.53),
-      [`layers.${l}.q_norm`]: tensor([16], 0.2, 1), [`layers.${l}.k_norm`]: tensor([16], 0.9, 1), [`layers.${l}.bias`]: tensor([Hk, H / Hk], 2.3, 1),
-      [`layers.${l}.sink_keys`]: tensor([Hk, 4, 16], 0.71, 1),
-    });
-  }
-  files.kvzap = await writeF32Safetensors(join(tmp.dir, 'kvzap.safetensors'), kvzap);
-  files.gates = await writeF32Safetensors(join(tmp.dir, 'gates.safetensors'), gates);
+  files.qfilter = await writeF32Safetensors(join(tmp.dir, 'qf.safetensors'), { q_filters: waveTensor([L, Hk, d], 0.7) });
+  const cov = waveTensor([L, H, d, d], 0.3, 0.05);
+  files.stats = await writeF32Safetensors(join(tmp.dir, 'stats.safetensors'), { query_mean: waveTensor([L, H, d], 0.9), query_cov: cov });
+  Object.assign(files, await writeTrainedPressArtefacts(tmp.dir, { nLayers: L, nHeads: H, nKvHeads: Hk, hidden: D }));
   files.curve = await writeF32Safetensors(join(tmp.dir, 'curve.safetensors'), { curve: { shape: [99, L, Hk], data: Float32Array.from({ length: 99 * L * Hk }, (_x, i) => Math.floor(i / (L * Hk)) / 100 + ((i % 2) - 0.5) * 0.2 * (Math.floor(i / (L * Hk)) / 100)) } });
   files.duo = writeJson(join(tmp.dir, 'duo.json'), { sinkSize: 2, recentSize: 6, headScores: [[0.1, 0.9], [0.8, 0.2]] });
 });

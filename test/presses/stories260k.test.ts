@@ -12,7 +12,7 @@ import { nativePressConfig } from '../../engine/presses/prepare.js';
 import type { PressTextSource } from '../../engine/presses/reconstruction-prompts.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
 import { havePressEvalFiles, pressEvalAddon, storiesGoldenPath, storiesModelPath, type EvalResult } from '../helpers/press-eval-addon.js';
-import { makeTempDir, writeF32Safetensors, writeJson } from './artefact-files.js';
+import { makeTempDir, writeF32Safetensors, waveTensor, writeJson, writeTrainedPressArtefacts } from './artefact-files.js';
 
 const addon = pressEvalAddon;
 const modelPath = storiesModelPath;
@@ -37,10 +37,6 @@ describe.skipIf(!available)('every press on stories260K', () => {
   const tmp = makeTempDir('presskv-stories-presses-');
   const files: Record<string, string> = {};
 
-  const wave = (shape: number[], k: number, scale = 0.3) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    return { shape, data: Float32Array.from({ length: size }, (_x, i) => Math.sin(i * k + 0.1) * scale) };
-  };
 
   beforeAll(async () => {
     const modelFiles = await readModelFiles(modelPath);
@@ -51,22 +47,11 @@ describe.skipIf(!available)('every press on stories260K', () => {
     context = Int32Array.from([1, ...story, ...story]);
     continuation = Int32Array.from(story.slice(0, 16));
 
-    files.qfilter = await writeF32Safetensors(join(tmp.dir, 'qf.safetensors'), { q_filters: wave([L, HK, HEAD_DIM], 0.7) });
+    files.qfilter = await writeF32Safetensors(join(tmp.dir, 'qf.safetensors'), { q_filters: waveTensor([L, HK, HEAD_DIM], 0.7) });
     const cov = new Float32Array(L * H * HEAD_DIM * HEAD_DIM);
     for (let i = 0; i < L * H; i++) for (let c = 0; c < HEAD_DIM; c++) cov[(i * HEAD_DIM + c) * HEAD_DIM + c] = 0.5;
-    files.stats = await writeF32Safetensors(join(tmp.dir, 'stats.safetensors'), { query_mean: wave([L, H, HEAD_DIM], 0.9, 1), query_cov: { shape: [L, H, HEAD_DIM, HEAD_DIM], data: cov } });
-    const kvzap: Record<string, ReturnType<typeof wave>> = {};
-    const gates: Record<string, ReturnType<typeof wave>> = {};
-    for (let l = 0; l < L; l++) {
-      Object.assign(kvzap, { [`layers.${l}.w1`]: wave([12, HIDDEN], 0.3 + l), [`layers.${l}.b1`]: wave([12], 0.5), [`layers.${l}.w2`]: wave([HK, 12], 0.8), [`layers.${l}.b2`]: wave([HK], 0.2) });
-      Object.assign(gates, {
-        [`layers.${l}.wq`]: wave([H * 16, HIDDEN], 0.37), [`layers.${l}.bq`]: wave([H * 16], 1.1), [`layers.${l}.wk`]: wave([HK * 16, HIDDEN], 0.53),
-        [`layers.${l}.q_norm`]: wave([16], 0.2, 1), [`layers.${l}.k_norm`]: wave([16], 0.9, 1), [`layers.${l}.bias`]: wave([HK, H / HK], 2.3, 1),
-        [`layers.${l}.sink_keys`]: wave([HK, 4, 16], 0.71, 1),
-      });
-    }
-    files.kvzap = await writeF32Safetensors(join(tmp.dir, 'kvzap.safetensors'), kvzap);
-    files.gates = await writeF32Safetensors(join(tmp.dir, 'gates.safetensors'), gates);
+    files.stats = await writeF32Safetensors(join(tmp.dir, 'stats.safetensors'), { query_mean: waveTensor([L, H, HEAD_DIM], 0.9, 1), query_cov: { shape: [L, H, HEAD_DIM, HEAD_DIM], data: cov } });
+    Object.assign(files, await writeTrainedPressArtefacts(tmp.dir, { nLayers: L, nHeads: H, nKvHeads: HK, hidden: HIDDEN }));
     // kvpress's test mock: row i prunes (i + 1) % of every head.
     files.curve = await writeF32Safetensors(join(tmp.dir, 'curve.safetensors'), {
       curve: { shape: [99, L, HK], data: Float32Array.from({ length: 99 * L * HK }, (_x, i) => (Math.floor(i / (L * HK)) + 1) / 100) },

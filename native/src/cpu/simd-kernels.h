@@ -2,7 +2,7 @@
 // The SIMD kernel bodies, written once over a vector-traits type V and instantiated by
 // kernels-avx2.cc (8 lanes) and kernels-avx512.cc (16 lanes), each compiled with its own -m flags.
 // V provides: vec, kLanes, zero(), load(const float*), load_tail(const float*, n), load_w<DT>(const void*, t),
-// load_w_tail<DT>(const void*, t, n), fma(a, b, c), mul(a, b), set1(float), store(float*, v),
+// load_w_tail<DT>(const void*, t, n), fma(a, b, c), add(a, b), mul(a, b), set1(float), store(float*, v),
 // store_tail(float*, v, n), reduce(v), round_nearest(v), pow2i(n) (2ⁿ for integral n), zero_below(x, v, limit)
 // (v, or 0 where x < limit or x is NaN), round_f16(v) (to the nearest f16 and back).
 #include <algorithm>
@@ -219,7 +219,7 @@ inline typename V::vec exp_nonpositive(typename V::vec x) {
   p = V::fma(p, r, V::set1(4.1665795894e-2f));
   p = V::fma(p, r, V::set1(1.6666665459e-1f));
   p = V::fma(p, r, V::set1(5.0000001201e-1f));
-  p = V::fma(p, V::mul(r, r), V::fma(r, V::set1(1.0f), V::set1(1.0f)));
+  p = V::fma(p, V::mul(r, r), V::add(r, V::set1(1.0f)));
   return V::zero_below(x, V::mul(p, V::pow2i(n)), -87.3365478515625f);
 }
 
@@ -229,15 +229,15 @@ void softmax_shifted(float* s, int64_t n, float max, bool round_to_f16) {
   typename V::vec sum = V::zero();
   int64_t t = 0;
   for (; t + V::kLanes <= n; t += V::kLanes) {
-    const typename V::vec e = exp_nonpositive<V>(V::fma(V::load(s + t), V::set1(1.0f), shift));
+    const typename V::vec e = exp_nonpositive<V>(V::add(V::load(s + t), shift));
     V::store(s + t, e);
-    sum = V::fma(e, V::set1(1.0f), sum);
+    sum = V::add(e, sum);
   }
   float total = V::reduce(sum);
   if (t < n) {
     const int rest = static_cast<int>(n - t);
     // Tail lanes load as 0 and would add exp(−max); they are masked off the sum by the store below.
-    const typename V::vec e = exp_nonpositive<V>(V::fma(V::load_tail(s + t, rest), V::set1(1.0f), shift));
+    const typename V::vec e = exp_nonpositive<V>(V::add(V::load_tail(s + t, rest), shift));
     V::store_tail(s + t, e, rest);
     for (int i = 0; i < rest; ++i) total += s[t + i];
   }
