@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "core/dtype.h"
-#include "model/model-spec.h"
+#include "core/model-config.h"
 
 namespace presskv {
 

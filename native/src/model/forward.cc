@@ -1,6 +1,6 @@
 // Layer-major chunked forward pass (forward.h). For each layer, chunk by chunk: attention block then
 // FFN block; the residual stream of all n new tokens is kept, so a press can compress layer l's cache
-// after the layer is done and before layer l+1 starts (EvalOptions::press_hook, press/forward-hook.h).
+// after the layer is done and before layer l+1 starts (EvalOptions::press_hook, a LayerHook).
 // eval_batch() runs the same layers over one row per sequence (batched decoding): the matmuls see all
 // rows at once, each row's attention sees only its own sequence's cache (CacheRows).
 #include "model/forward.h"
@@ -11,12 +11,11 @@
 #include <string>
 
 #include "core/errors.h"
-#include "cpu/attention.h"
+#include "model/paged-attention.h"
 #include "cpu/kernels.h"
 #include "kv/paged-kv-cache.h"
 #include "model/rope.h"
 #include "model/weights.h"
-#include "press/forward-hook.h"
 
 namespace presskv {
 namespace {
@@ -169,7 +168,7 @@ class ForwardImpl final : public Forward {
     up_.resize(static_cast<size_t>(chunk) * c_.ffn);
     proj_.resize(static_cast<size_t>(chunk) * hidden);
 
-    press::ForwardPressHook* hook = options.press_hook;
+    LayerHook* hook = options.press_hook;
     if (hook && seqs.size() != 1) throw EngineError(ErrorCode::Internal, "a press hook needs exactly one sequence");
     for (int32_t l = 0; l < c_.n_layers; ++l) {
       if (hook) hook->before_layer(l, hidden_.data(), n);
@@ -244,7 +243,7 @@ class ForwardImpl final : public Forward {
       for (int32_t g = 0; g < c_.n_kv_heads; ++g)
         s.cache->append(l, g, b - a, k_.data() + r * kv_width + g * hd, v_.data() + r * kv_width + g * hd, kv_width,
                         positions_.data() + a);
-      cpu::attention(pool_, *s.cache, l, q_.data() + r * q_width, positions_.data() + a, b - a, c_.n_heads,
+      model_ops::paged_attention(pool_, *s.cache, l, q_.data() + r * q_width, positions_.data() + a, b - a, c_.n_heads,
                      attn_.data() + r * q_width);
     }
     project(attn_.data(), m, L.o, proj_.data());

@@ -10,13 +10,22 @@
 
 #include "core/thread-pool.h"
 #include "kv/kv-cache.h"
+#include "kv/paged-kv-cache.h"
 #include "model/model.h"
 
 namespace presskv {
 
-namespace press {
-class ForwardPressHook;  // press/forward-hook.h (issue 3)
-}
+// What the forward pass calls around each layer of an eval (press/forward-hook.h implements it for
+// presses): the model layer knows only this interface, never the presses behind it.
+class LayerHook {
+ public:
+  virtual ~LayerHook() = default;
+  // Before layer l's first chunk: the residual stream of the eval's n tokens ([n, hidden]).
+  virtual void before_layer(int32_t layer, const float* residual, int32_t n) = 0;
+  // Layer l's cache holds every new token and layer l + 1 has not run.
+  virtual void after_layer(PagedKvCache& cache, int32_t layer, int32_t n, int32_t first_position) = 0;
+  virtual void after_all_layers(PagedKvCache& cache) = 0;
+};
 
 enum class LogitsMode { None, Last, All };
 
@@ -24,9 +33,8 @@ struct EvalOptions {
   LogitsMode logits = LogitsMode::Last;
   int32_t chunk_size = 256;
   const std::atomic<bool>* abort = nullptr;  // checked between chunks and layers
-  // A press active during this eval: before_layer / after_layer around each layer, after_all_layers
-  // at the end (press/forward-hook.h). Null: no press.
-  press::ForwardPressHook* press_hook = nullptr;
+  // Called around each layer (a press active during this eval: press/forward-hook.h). Null: none.
+  LayerHook* press_hook = nullptr;
 };
 
 // One row of a batched decode step: a sequence's next token (Forward::eval_batch).

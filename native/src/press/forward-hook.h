@@ -12,13 +12,14 @@
 
 #include "core/thread-pool.h"
 #include "kv/paged-kv-cache.h"
+#include "model/forward.h"
 #include "model/weights.h"
 #include "press/loaded-model-access.h"
 #include "press/pipeline.h"
 
 namespace presskv::press {
 
-class ForwardPressHook {
+class ForwardPressHook final : public LayerHook {
  public:
   // prefill: this eval is the context's prefill (the pipeline starts over; n_context validated first).
   ForwardPressHook(PressPipeline& pipeline, const LoadedModel& model, ThreadPool& pool, bool prefill, int32_t n_tokens);
@@ -28,9 +29,9 @@ class ForwardPressHook {
   };
   ForwardPressHook(PressPipeline& pipeline, const LoadedModel& model, ThreadPool& pool, ReconstructionPassIndex pass);
   bool active() const { return prefill_ || pass_ >= 0 || pipeline_.acts_during_decoding(); }
-  void before_layer(int32_t layer, const float* residual, int32_t n);
-  void after_layer(PagedKvCache& cache, int32_t layer, int32_t n, int32_t first_position);
-  void after_all_layers(PagedKvCache& cache);
+  void before_layer(int32_t layer, const float* residual, int32_t n) override;
+  void after_layer(PagedKvCache& cache, int32_t layer, int32_t n, int32_t first_position) override;
+  void after_all_layers(PagedKvCache& cache) override;
   // Layers the forward reported so far (0 after an eval means the forward does not call the hook).
   int32_t layers_seen() const { return layers_seen_; }
 

@@ -1,4 +1,4 @@
-#include "cpu/attention.h"
+#include "model/paged-attention.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include "core/half.h"
 #include "cpu/kernels.h"
 
-namespace presskv::cpu {
+namespace presskv::model_ops {
 
 namespace {
 // Query rows (tokens) per task: their queries for one kv-head's group of heads meet each K page in one
@@ -21,9 +21,9 @@ constexpr int32_t kQueryBlock = 16;
 // per query over the slots it may see; then the weighted sum of V, page by page. With an f16 cache the
 // normalised weights are rounded to f16 before they meet V, as llama.cpp does (its KQ·V product runs in
 // the cache's type), so f16 results track llama.cpp's within ~1e-4 in probability; f32 stays f32.
-void attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer, const float* q, const int32_t* q_pos,
+void paged_attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer, const float* q, const int32_t* q_pos,
                int32_t n, int32_t n_heads, float* out) {
-  const KernelTable& kt = kernels();
+  const cpu::KernelTable& kt = cpu::kernels();
   const int32_t hd = cache.head_dim(), pt = cache.page_tokens();
   const int32_t n_kv = cache.n_kv_heads(), group = n_heads / n_kv;
   const DType dt = cache.dtype();
@@ -42,7 +42,7 @@ void attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer, const
         std::copy(q + t * row + static_cast<int64_t>(g) * group * hd, q + t * row + static_cast<int64_t>(g + 1) * group * hd,
                   qs.begin() + static_cast<size_t>(t - t0) * group * hd);
       scores.resize(static_cast<size_t>(m) * std::max(len, 1));
-      scratch.resize(matmul_scratch_floats(hd));
+      scratch.resize(cpu::matmul_scratch_floats(hd));
       for (size_t p = 0; p * pt < static_cast<size_t>(len); ++p) {
         const int32_t base = static_cast<int32_t>(p) * pt, cnt = std::min(pt, len - base);
         kt.matmul_block(qs.data(), m, hd, cache.keys(*kh.pages[p]), dt, hd, 0, cnt, scores.data() + base, len,
@@ -75,8 +75,8 @@ void attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer, const
   };
   const int64_t tasks = static_cast<int64_t>(blocks) * n_kv;
   const int64_t macs = static_cast<int64_t>(n) * n_heads * 2 * hd * cache.length(layer, 0);
-  if (macs < kMinParallelMacs) run(0, tasks);
+  if (macs < cpu::kMinParallelMacs) run(0, tasks);
   else pool.parallel_for(tasks, run);
 }
 
-}  // namespace presskv::cpu
+}  // namespace presskv::model_ops

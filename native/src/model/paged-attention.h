@@ -7,11 +7,11 @@
 #include "core/thread-pool.h"
 #include "kv/paged-kv-cache.h"
 
-namespace presskv::cpu {
+namespace presskv::model_ops {
 
 // q: n rows of n_heads * head_dim floats (RoPE applied, already multiplied by the softmax scale);
 // out: same layout. Parallel over (kv-head, block of rows).
-void attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer, const float* q, const int32_t* q_pos,
+void paged_attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer, const float* q, const int32_t* q_pos,
                int32_t n, int32_t n_heads, float* out);
 
-}  // namespace presskv::cpu
+}  // namespace presskv::model_ops
