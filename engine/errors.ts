@@ -10,6 +10,7 @@ export type PressKVErrorCode =
   | 'ERR_CONTEXT_OVERFLOW'
   | 'ERR_OUT_OF_MEMORY'
   | 'ERR_ABORTED'
+  | 'ERR_DEVICE_UNAVAILABLE'
   | 'ERR_INTERNAL';
 
 export class PressKVError extends Error {
@@ -45,6 +46,10 @@ export class KvOutOfMemoryError extends PressKVError {
 export class AbortedError extends PressKVError {
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) { super('ERR_ABORTED', message, options); }
 }
+/** The device asked for (device: 'cuda' / 'cuda:N') cannot be used: no CUDA build, driver or GPU; the message says which. */
+export class DeviceUnavailableError extends PressKVError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_DEVICE_UNAVAILABLE', message, options); }
+}
 export class InternalError extends PressKVError {
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_INTERNAL', message, options); }
 }
@@ -58,6 +63,7 @@ const BY_CODE: Record<PressKVErrorCode, new (message: string, options?: { cause?
   ERR_CONTEXT_OVERFLOW: ContextOverflowError,
   ERR_OUT_OF_MEMORY: KvOutOfMemoryError,
   ERR_ABORTED: AbortedError,
+  ERR_DEVICE_UNAVAILABLE: DeviceUnavailableError,
   ERR_INTERNAL: InternalError,
 };
 

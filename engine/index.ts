@@ -4,5 +4,6 @@ export { Session, type SessionOptions } from './session.js';
 export { GenerateStream, type TokenEvent } from './generate-stream.js';
 export { DEFAULT_SAMPLING, samplingSchema, generateOptionsSchema, parseSampling } from './generate.js';
 export { systemInfo } from './system-info.js';
+export { parseDevice, type DeviceName } from './device.js';
 export * from './errors.js';
 export type * from './types.js';

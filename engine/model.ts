@@ -1,7 +1,8 @@
 // A loaded model: weights (memory-mapped by the native side), tokenizer, chat template, and one native
 // runtime (a worker thread) that serves every request on it. Concurrent generate() calls each get their
 // own sequence and are interleaved fairly by the runtime.
-import { ContextOverflowError, InvalidArgumentError } from './errors.js';
+import { autoMayFallBack, deviceCandidates, nativeDeviceIndex, parseDevice, type DeviceName } from './device.js';
+import { ContextOverflowError, InternalError, InvalidArgumentError } from './errors.js';
 import { runGeneration } from './generate.js';
 import { GenerateStream } from './generate-stream.js';
 import { resolveModelPath } from './hub.js';
@@ -24,6 +25,10 @@ export class Model {
   readonly chatTemplate?: string;
   /** Context window of every sequence (LoadOptions.contextLength or the model's). */
   readonly contextLength: number;
+  /** Where this model's forward pass runs ('cpu' or 'cuda:N'; LoadOptions.device). */
+  device: DeviceName = 'cpu';
+  /** With device 'auto' on the CPU: why no CUDA device was used. */
+  deviceFallbackReason?: string;
   private readonly stopTokenIds: number[];
   private disposed = false;
 
@@ -71,26 +76,46 @@ export class Model {
     const files = await readModelFiles(await resolveModelPath(pathOrId, { cacheDir: options.cacheDir }));
     const tokenizer = await loadTokenizer(files);
     const addon = nativeAddon();
+    const request = parseDevice(options.device);
+    const { order, skipped } = deviceCandidates(request, callNative(() => addon.systemInfo()));
     const handle = callNative(() => addon.loadModel(files.spec, { threads: options.threads, mmap: options.mmap }));
-    let runtime: NativeRuntime;
+    let runtime: NativeRuntime | undefined;
+    let device: DeviceName = 'cpu';
+    let fallbackReason = skipped;
     try {
-      runtime = callNative(() =>
-        addon.createRuntime(handle, {
-          threads: options.threads,
-          kvDtype: options.kvDtype ?? 'f16',
-          prefillChunk: options.prefillChunk,
-          decodeBatch: options.decodeBatch,
-          kvBudgetBytes: options.kvBudgetBytes,
-        }),
-      );
+      for (const candidate of order) {
+        try {
+          runtime = callNative(() =>
+            addon.createRuntime(handle, {
+              threads: options.threads,
+              kvDtype: options.kvDtype ?? 'f16',
+              prefillChunk: options.prefillChunk,
+              decodeBatch: options.decodeBatch,
+              kvBudgetBytes: options.kvBudgetBytes,
+              device: nativeDeviceIndex(candidate),
+            }),
+          );
+          device = candidate;
+          break;
+        } catch (err) {
+          if (request.kind !== 'auto' || candidate === 'cpu' || !autoMayFallBack(err)) throw err;
+          fallbackReason = `${candidate}: ${(err as Error).message}`;
+        }
+      }
+      if (!runtime) throw new InternalError('no device could run the model');
+      const created = runtime;
       const vocab = files.spec.config.vocab;
       const empty = new Uint8Array(0);
-      callNative(() => runtime.setVocabulary(Array.from({ length: vocab }, (_, id) => (id < tokenizer.vocabSize ? tokenizer.tokenBytes(id) : empty))));
+      callNative(() => created.setVocabulary(Array.from({ length: vocab }, (_, id) => (id < tokenizer.vocabSize ? tokenizer.tokenBytes(id) : empty))));
     } catch (err) {
+      runtime?.dispose();
       handle.dispose();
       throw err;
     }
-    return new Model(files, tokenizer, handle, runtime, options.contextLength ?? files.spec.config.contextLength);
+    const model = new Model(files, tokenizer, handle, runtime, options.contextLength ?? files.spec.config.contextLength);
+    model.device = device;
+    model.deviceFallbackReason = device === 'cpu' && request.kind === 'auto' ? fallbackReason : undefined;
+    return model;
   }
 
   /** Token ids of text (addSpecialTokens: BOS etc. as the tokenizer adds them; default true). */

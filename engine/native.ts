@@ -14,7 +14,7 @@ export interface NativeModelHandle {
   weightBytes(): number;
   fingerprint(): string;
   dispose(): void;
-  evalLogits(tokens: Int32Array, options?: { all?: boolean; kvDtype?: 'f16' | 'f32'; chunkSize?: number; pageTokens?: number }): Float32Array;
+  evalLogits(tokens: Int32Array, options?: { all?: boolean; kvDtype?: 'f16' | 'f32'; chunkSize?: number; pageTokens?: number; device?: number }): Float32Array;
 }
 
 export interface NativeRuntimeOptions {
@@ -25,6 +25,8 @@ export interface NativeRuntimeOptions {
   prefillChunk?: number;
   /** Most decode tokens of concurrent generations evaluated in one forward pass (1..256, default 16; 1 = no batching). */
   decodeBatch?: number;
+  /** -1: the CPU (default); N: CUDA device N. */
+  device?: number;
 }
 
 export interface NativeRuntimeStats {
@@ -39,6 +41,10 @@ export interface NativeRuntimeStats {
   batchedDecodePasses: number;
   batchedDecodeRows: number;
   largestDecodeBatch: number;
+  /** -1: the CPU; N: CUDA device N. */
+  device: number;
+  /** Device bytes of a GPU runtime: uploaded weights, mirrored KV pages (whole process), scratch. Zero on the CPU. */
+  deviceMemory: { weights: number; kvMirror: number; scratch: number };
 }
 
 export interface NativeGenerateRequest {

@@ -108,4 +108,12 @@ export interface LoadOptions {
   kvBudgetBytes?: number;
   /** Directory for hub downloads (org/name ids). */
   cacheDir?: string;
+  /**
+   * Where the forward pass runs: 'cpu', 'cuda' (= 'cuda:0'), 'cuda:N', or 'auto' (default: the first
+   * CUDA device when one works, else the CPU). An explicit CUDA device that cannot be used is a
+   * DeviceUnavailableError naming the reason.
+   */
+  device?: DeviceOption;
 }
+
+export type DeviceOption = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;

@@ -30,6 +30,7 @@ const STATUS_OF: Record<PressKVErrorCode, ContentfulStatusCode> = {
   ERR_UNSUPPORTED_ARCHITECTURE: 400,
   ERR_OUT_OF_MEMORY: 503,
   ERR_ABORTED: 499 as ContentfulStatusCode,
+  ERR_DEVICE_UNAVAILABLE: 503,
   ERR_INTERNAL: 500,
 };
 

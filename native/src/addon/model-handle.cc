@@ -251,6 +251,7 @@ Napi::Value ModelHandle::eval_logits(const Napi::CallbackInfo& info) {
     bad_arg(env, "evalLogits: tokens must be an Int32Array");
   const Napi::Int32Array tokens = info[0].As<Napi::Int32Array>();
   bool all = false;
+  int32_t device = -1;  // -1: CPU, N: CUDA device N
   KvCacheOptions kv;
   EvalOptions eval;
   if (info.Length() > 1 && !info[1].IsUndefined()) {
@@ -265,12 +266,13 @@ Napi::Value ModelHandle::eval_logits(const Napi::CallbackInfo& info) {
     }
     if (!field(o, "chunkSize").IsUndefined()) eval.chunk_size = static_cast<int32_t>(integer_at(env, o, "chunkSize", w, 1, kMaxInt32));
     if (!field(o, "pageTokens").IsUndefined()) kv.page_tokens = static_cast<int32_t>(integer_at(env, o, "pageTokens", w, 1, 65536));
+    if (!field(o, "device").IsUndefined()) device = static_cast<int32_t>(integer_at(env, o, "device", w, -1, 1023));
   }
   eval.logits = all ? LogitsMode::All : LogitsMode::Last;
   std::vector<float> logits;
   try {
     auto cache = KvCache::create(model_->config(), KvPool::create(0), kv);
-    auto forward = Forward::create(model_, *thread_pool());
+    auto forward = device >= 0 ? Forward::create_cuda(model_, device) : Forward::create(model_, *thread_pool());
     forward->eval(*cache, tokens.Data(), static_cast<int32_t>(tokens.ElementLength()), eval, logits);
   } catch (const EngineError& e) {
     throw_js(env, e.code(), e.what());

@@ -6,7 +6,7 @@ RuntimeCore::RuntimeCore(std::shared_ptr<Model> model_in, std::shared_ptr<Thread
                          const RuntimeOptions& options_in)
     : model(std::move(model_in)), pool(std::move(pool_in)), options(options_in) {
   vocab = model->config().vocab;
-  forward = Forward::create(model, *pool);
+  forward = options.device >= 0 ? Forward::create_cuda(model, options.device) : Forward::create(model, *pool);
   if (options.decode_batch > 1) decode_batcher = std::make_unique<DecodeBatcher>(forward.get(), size_t(options.decode_batch));
   kv_pool = KvPool::create(options.kv_budget_bytes);
   scheduler = std::make_unique<Scheduler>();

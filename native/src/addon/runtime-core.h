@@ -24,6 +24,7 @@ struct RuntimeOptions {
   int32_t page_tokens = 64;
   int32_t prefill_chunk = 256;
   int32_t decode_batch = 16;  // most decode tokens of concurrent generations in one forward pass (1 = no batching)
+  int32_t device = -1;        // -1: the CPU; N >= 0: CUDA device N
 };
 
 // The bytes each token id contributes to the output text (for stop sequences); set once from JS.

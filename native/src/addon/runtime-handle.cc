@@ -49,6 +49,7 @@ RuntimeHandle::RuntimeHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   options.page_tokens = read_int(env, o, "pageTokens", options.page_tokens, 1, 1 << 20);
   options.prefill_chunk = read_int(env, o, "prefillChunk", options.prefill_chunk, 1, 1 << 20);
   options.decode_batch = read_int(env, o, "decodeBatch", options.decode_batch, 1, 256);
+  options.device = read_int(env, o, "device", -1, -1, 1023);
   try {
     core_ = std::make_shared<RuntimeCore>(model->model(), std::make_shared<ThreadPool>(options.threads), options);
   } catch (...) {
@@ -89,6 +90,13 @@ Napi::Value RuntimeHandle::stats(const Napi::CallbackInfo& info) {
   out.Set("batchedDecodePasses", Napi::Number::New(env, double(batches.passes)));
   out.Set("batchedDecodeRows", Napi::Number::New(env, double(batches.rows)));
   out.Set("largestDecodeBatch", Napi::Number::New(env, double(batches.largest)));
+  out.Set("device", Napi::Number::New(env, core_->options.device));
+  const DeviceMemory memory = core_->forward ? core_->forward->memory() : DeviceMemory{};
+  Napi::Object device_memory = Napi::Object::New(env);
+  device_memory.Set("weights", Napi::Number::New(env, double(memory.weights)));
+  device_memory.Set("kvMirror", Napi::Number::New(env, double(memory.kv_mirror)));
+  device_memory.Set("scratch", Napi::Number::New(env, double(memory.scratch)));
+  out.Set("deviceMemory", device_memory);
   return out;
 }
 

@@ -15,6 +15,7 @@ enum class ErrorCode {
   ContextOverflow,          // ERR_CONTEXT_OVERFLOW
   OutOfMemory,              // ERR_OUT_OF_MEMORY (KV pool budget exhausted)
   Aborted,                  // ERR_ABORTED
+  DeviceUnavailable,        // ERR_DEVICE_UNAVAILABLE (no GPU, no driver, build without CUDA)
   Internal,                 // ERR_INTERNAL
 };
 
@@ -28,6 +29,7 @@ inline const char* error_code_name(ErrorCode code) {
     case ErrorCode::ContextOverflow: return "ERR_CONTEXT_OVERFLOW";
     case ErrorCode::OutOfMemory: return "ERR_OUT_OF_MEMORY";
     case ErrorCode::Aborted: return "ERR_ABORTED";
+    case ErrorCode::DeviceUnavailable: return "ERR_DEVICE_UNAVAILABLE";
     case ErrorCode::Internal: return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";

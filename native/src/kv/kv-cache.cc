@@ -101,6 +101,7 @@ void PagedKvCache::append(int32_t layer, int32_t kv_head, int32_t n, const float
     const int32_t in_page = slot % page_tokens_;
     if (page_index == h.pages.size()) h.pages.push_back(new_page());
     KvPage& p = writable(h, page_index);
+    p.mark_dirty(in_page, in_page + 1);
     cpu::from_f32(k + i * stride, dtype_, head_dim_, slot_k(p, in_page));
     cpu::from_f32(v + i * stride, dtype_, head_dim_, slot_v(p, in_page));
     slot_pos(p)[in_page] = positions[i];
@@ -121,6 +122,7 @@ void PagedKvCache::compact(int32_t layer, int32_t kv_head,
       KvPage& dst = writable(h, out / page_tokens_);
       const KvPage& from = *h.pages[s / page_tokens_];  // re-read: writable() may have replaced a page
       const int32_t di = out % page_tokens_;
+      dst.mark_dirty(di, di + 1);
       std::memcpy(slot_k(dst, di), static_cast<const uint8_t*>(keys(from)) + si * row_bytes(), row_bytes());
       std::memcpy(slot_v(dst, di), static_cast<const uint8_t*>(values(from)) + si * row_bytes(), row_bytes());
       slot_pos(dst)[di] = pos;

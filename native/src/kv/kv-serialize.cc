@@ -32,6 +32,7 @@ void PagedKvCache::append_rows(int32_t layer, int32_t kv_head, int32_t n, const 
     KvPage& p = writable(h, page_index);
     // Whole runs per page: one memcpy for the K rows, one for the V rows, one for the positions.
     const int32_t run = std::min(n - i, page_tokens_ - in_page);
+    p.mark_dirty(in_page, in_page + run);
     std::memcpy(slot_k(p, in_page), k + size_t(i) * rb, size_t(run) * rb);
     std::memcpy(slot_v(p, in_page), v + size_t(i) * rb, size_t(run) * rb);
     std::memcpy(slot_pos(p) + in_page, positions + i, size_t(run) * sizeof(int32_t));

@@ -14,6 +14,13 @@ namespace presskv {
 
 class KvPoolImpl;
 
+// A copy of a page's bytes somewhere else (a GPU's memory: model/device-kv-mirror.h). The page is the
+// canonical copy; the mirror's owner refreshes it from the page's dirty slot range before reading.
+class PageMirror {
+ public:
+  virtual ~PageMirror() = default;
+};
+
 class KvPage {
  public:
   KvPage(std::shared_ptr<KvPoolImpl> pool, size_t bytes);
@@ -23,7 +30,21 @@ class KvPage {
   uint8_t* data() { return data_.get(); }
   const uint8_t* data() const { return data_.get(); }
 
+  // Slots [dirty_begin, dirty_end) were written since the mirror was last refreshed (a new page is
+  // dirty throughout: its mirror, if any, is made whole from it).
+  void mark_dirty(int32_t begin, int32_t end) {
+    dirty_begin_ = dirty_begin_ < dirty_end_ ? (begin < dirty_begin_ ? begin : dirty_begin_) : begin;
+    dirty_end_ = end > dirty_end_ ? end : dirty_end_;
+  }
+  int32_t dirty_begin() const { return dirty_begin_; }
+  int32_t dirty_end() const { return dirty_end_; }
+  void mark_clean() { dirty_begin_ = dirty_end_ = 0; }
+  PageMirror* mirror() const { return mirror_.get(); }
+  void set_mirror(std::unique_ptr<PageMirror> mirror) { mirror_ = std::move(mirror); }
+
  private:
+  std::unique_ptr<PageMirror> mirror_;
+  int32_t dirty_begin_ = 0, dirty_end_ = 0;
   std::shared_ptr<KvPoolImpl> pool_;
   size_t bytes_;
   std::unique_ptr<uint8_t[]> data_;

@@ -46,11 +46,22 @@ struct DecodeRow {
   std::exception_ptr error;                  // out: why this row failed (its cache is unchanged); null = done
 };
 
+// Device memory a GPU forward pass holds (all zero on the CPU).
+struct DeviceMemory {
+  size_t weights = 0;    // uploaded weight bytes
+  size_t kv_mirror = 0;  // device copies of KV pages (all caches of the process)
+  size_t scratch = 0;    // activations, tables, logits
+};
+
 class Forward {
  public:
   // One Forward per model worker: it owns the scratch buffers, so it is not used by two threads at once.
   static std::unique_ptr<Forward> create(std::shared_ptr<const Model> model, ThreadPool& pool);
+  // The same pass on CUDA device `device` (model/forward-cuda.cc): weights uploaded now. Throws
+  // DeviceUnavailable (no CUDA build, driver or device) or OutOfMemory (weights do not fit).
+  static std::unique_ptr<Forward> create_cuda(std::shared_ptr<const Model> model, int32_t device);
   virtual ~Forward() = default;
+  virtual DeviceMemory memory() const { return {}; }
 
   // Appends tokens[0..n) at positions cache.next_position()... and writes logits into logits_out:
   // 1 row (Last) or n rows (All) of config.vocab floats; nothing for None.
