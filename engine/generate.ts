@@ -1,6 +1,7 @@
 // One generation request on a native session: validates the options, streams token text (never half a
 // UTF-8 character, never text past a stop sequence), wires AbortSignal to the native abort, and turns
 // the native result into a GenerateResult.
+import type { DeviceName } from './device.js';
 import { z } from 'zod';
 import { ContextOverflowError, InvalidArgumentError } from './errors.js';
 import { awaitNative, type NativeFinishReason, type NativeSampling, type NativeSession } from './native.js';
@@ -146,6 +147,7 @@ export interface GenerationContext {
   tokens: TokenText;
   /** Used when options.stopTokenIds is absent. */
   defaultStopTokenIds: number[];
+  device?: DeviceName;
 }
 
 /** Runs one generate request; the session keeps the prompt and generated tokens afterwards. */
@@ -215,5 +217,6 @@ export async function runGeneration(ctx: GenerationContext, promptTokenIds: numb
       decodeTokensPerSecond: rate(generated.length, native.decodeMs),
     },
     kv: { tokens: kv.tokens, bytes: kv.bytes, lengths: kv.lengths },
+    device: ctx.device ?? 'cpu',
   };
 }

@@ -152,7 +152,7 @@ export class Model {
       throw new InvalidArgumentError('createSession({ kv }) needs a Uint8Array from Session.saveKv()');
     const native = callNative(() => this.runtime.createSession({ maxTokens: options.maxTokens ?? this.contextLength }));
     const session = new Session(
-      { tokens: this.tokenizer, defaultStopTokenIds: this.stopTokenIds, modelConfig: this.files.spec.config, pressText: this.pressText },
+      { tokens: this.tokenizer, defaultStopTokenIds: this.stopTokenIds, modelConfig: this.files.spec.config, pressText: this.pressText, device: this.device },
       native,
     );
     if (options.kv === undefined) return session;

@@ -10,6 +10,7 @@
 // reproducible. Every method queues a job on the runtime's worker thread; calls on one session run in
 // call order, calls on different sessions interleave fairly. An aborted or failed call leaves the
 // session exactly as it was before that call.
+import type { DeviceName } from './device.js';
 import { InvalidArgumentError } from './errors.js';
 import { runGeneration, parseSampling, type TokenText } from './generate.js';
 import { awaitNative, callNative, type NativeSession } from './native.js';
@@ -32,6 +33,8 @@ export interface SessionHost {
   modelConfig?: ModelConfig;
   /** The model's tokenizer and chat template, for presses that feed the model text of their own (KVzip). */
   pressText?: PressTextSource;
+  /** Where the model runs ('cpu' or 'cuda:N'): reported with every generation. */
+  device?: DeviceName;
 }
 
 export interface PrefillContextOptions {

@@ -69,6 +69,8 @@ export interface GenerateResult {
   usage: { inputTokens: number; outputTokens: number; totalTokens: number };
   timings: Timings;
   kv: KvStats;
+  /** Where the forward pass ran: 'cpu' or 'cuda:N' (LoadOptions.device). */
+  device: 'cpu' | `cuda:${number}`;
 }
 
 export interface ModelInfo {

@@ -5,7 +5,7 @@ import { NoSuchModelError, type LanguageModelV3, type ProviderV3 } from '@ai-sdk
 import type { ContextInfo, ContextStore, ContextStoreOptions } from '../engine/context-store.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import { Model } from '../engine/model.js';
-import type { LoadOptions } from '../engine/types.js';
+import type { DeviceOption, LoadOptions } from '../engine/types.js';
 import { ProviderContexts, type CacheContextSettings, type ProviderCachedContext } from './provider-contexts.js';
 import { PressKVLanguageModel, PROVIDER_NAME } from './language-model.js';
 
@@ -21,6 +21,8 @@ export interface PressKVModelSettings {
   prefillChunk?: number;
   /** false: read the weights into private memory instead of mapping them (faster decode on VMs with slow file mappings). */
   mmap?: boolean;
+  /** 'auto' (default: a CUDA GPU when one works, else the CPU), 'cpu', 'cuda' or 'cuda:N'. */
+  device?: DeviceOption;
 }
 
 /** Provider-wide settings: defaults for every model, plus where hub downloads go. */
@@ -54,7 +56,7 @@ export interface PressKVProvider extends ProviderV3 {
   extendContext(id: string, ttl: number, options?: { model?: string }): Promise<ContextInfo>;
 }
 
-const SETTING_KEYS = ['threads', 'contextLength', 'kvDtype', 'prefillChunk', 'cacheDir', 'mmap'] as const;
+const SETTING_KEYS = ['threads', 'contextLength', 'kvDtype', 'prefillChunk', 'cacheDir', 'mmap', 'device'] as const;
 
 export function createPressKV(providerSettings: PressKVProviderSettings = {}): PressKVProvider {
   if (typeof providerSettings !== 'object' || providerSettings === null) throw new InvalidArgumentError('createPressKV: settings must be an object');

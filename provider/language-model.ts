@@ -249,6 +249,7 @@ function metadataOf(result: GenerateResult, planned: PlannedCall): SharedV3Provi
       // Slots the call's own cache held per (layer, kv-head) at the end: below kvTokens where a press acted.
       ...(result.kv.lengths?.length ? { kvSlotsMin: Math.min(...result.kv.lengths), kvSlotsMax: Math.max(...result.kv.lengths) } : {}),
       rawFinishReason: result.rawFinishReason,
+      device: result.device,
     },
   };
 }

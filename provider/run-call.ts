@@ -119,6 +119,7 @@ async function runConstrained(model: Model, call: PreparedCall, options: RunOpti
     generatedTokenIds: generated,
     finishReason: reason,
     rawFinishReason: raw,
+    device: model.device,
     usage: { inputTokens: call.promptTokenIds.length, outputTokens: generated.length, totalTokens: call.promptTokenIds.length + generated.length },
     timings: {
       prefillMs,
