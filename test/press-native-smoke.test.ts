@@ -1,6 +1,7 @@
 // Smoke test of the native press library through its pure entries (scorePressLayer, runPressPipeline):
 // selection counts, protected windows, head-wise budgets, rerotation against a plain RoPE reference, and
 // typed errors raised before any work. The per-press formula tests live in test/presses/.
+import { testingAddon } from './helpers/testing-addon.js';
 import { describe, expect, it } from 'vitest';
 import { nativeAddon } from '../engine/native.js';
 import { fromNativeError } from '../engine/errors.js';
@@ -14,16 +15,9 @@ interface PressAddon {
   pressNames(): string[];
 }
 
-function loadAddon(): PressAddon | undefined {
-  try {
-    const addon = nativeAddon() as unknown as Partial<PressAddon>;
-    return typeof addon.runPressPipeline === 'function' ? (addon as PressAddon) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-const addon = loadAddon();
-if (!addon) console.warn('[press-native-smoke] skipped: the native addon (with press entries) is not built');
+const harness = testingAddon<Omit<PressAddon, 'pressNames'>>();
+const names = nativeAddon() as unknown as Pick<PressAddon, 'pressNames'>;
+const addon: PressAddon | undefined = { ...harness, pressNames: () => names.pressNames() };
 
 // Deterministic inputs: mulberry32.
 function rng(seed: number): () => number {

@@ -1,6 +1,6 @@
-// Access to the native press entry (addon scorePressLayer) for the press tests; tests skip with a message
-// when the addon is not built or does not have the entry yet.
+// Access to the native press entry (scorePressLayer of the test-only addon) for the press tests.
 import { callNative, nativeAddon } from '../../engine/native.js';
+import { testingAddon } from '../helpers/testing-addon.js';
 import type { Press } from '../../engine/presses/index.js';
 import type { LayerInputs } from '../reference/presses/layer-inputs.js';
 
@@ -18,20 +18,10 @@ interface PressAddon {
   pressNames(): string[];
 }
 
-function load(): { addon?: PressAddon; reason?: string } {
-  try {
-    const addon = nativeAddon() as unknown as Partial<PressAddon>;
-    if (typeof addon.scorePressLayer !== 'function') return { reason: 'the addon has no scorePressLayer entry yet' };
-    return { addon: addon as PressAddon };
-  } catch (err) {
-    return { reason: (err as Error).message };
-  }
-}
+const harness = testingAddon<Pick<PressAddon, 'scorePressLayer'>>();
+const names = nativeAddon() as unknown as Pick<PressAddon, 'pressNames'>;
 
-const loaded = load();
-if (!loaded.addon) console.warn(`[presses] native press tests skipped: ${loaded.reason}`);
-
-export const pressAddon = loaded.addon;
+export const pressAddon: PressAddon | undefined = { scorePressLayer: harness.scorePressLayer, pressNames: () => names.pressNames() };
 
 /** Press names the native side knows (empty when the addon is absent). */
 export function nativePressNames(): Set<string> {

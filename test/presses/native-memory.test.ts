@@ -1,5 +1,6 @@
 // Every press frees memory for real through the engine's paged KV cache (addon runPressPipeline with
 // cache 'paged'): bytesAfter ≤ (1 − r)·bytesBefore + one page per (layer, kv-head), head-wise presses included.
+import { testingAddon } from '../helpers/testing-addon.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { callNative, nativeAddon } from '../../engine/native.js';
@@ -15,7 +16,7 @@ interface PagedOut {
   bytesAfter: number;
 }
 type RunPipeline = (config: unknown, inputs: unknown) => PagedOut;
-const runPressPipeline = pressAddon ? (nativeAddon() as unknown as { runPressPipeline?: RunPipeline }).runPressPipeline : undefined;
+const runPressPipeline = testingAddon<{ runPressPipeline: RunPipeline }>().runPressPipeline;
 
 const L = 2;
 const H = 4;

@@ -1,5 +1,6 @@
 // The native press pipeline over several layers and decoding steps (addon runPressPipeline): decoding presses'
 // cache sizes, DMS during decoding, ratio 0. KVzip's and KVCompose's budgets: native-reconstruction.test.ts.
+import { testingAddon } from '../helpers/testing-addon.js';
 import { describe, expect, it } from 'vitest';
 import { callNative, nativeAddon } from '../../engine/native.js';
 import { createPress, type Press } from '../../engine/presses/index.js';
@@ -20,7 +21,7 @@ interface PipelineOut {
 }
 type RunPipeline = (config: unknown, inputs: unknown) => PipelineOut;
 
-const runPressPipeline = pressAddon ? ((nativeAddon() as unknown as { runPressPipeline?: RunPipeline }).runPressPipeline) : undefined;
+const runPressPipeline = testingAddon<{ runPressPipeline: RunPipeline }>().runPressPipeline;
 
 const SHAPE = { nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 8, hidden: 16 };
 

@@ -2,6 +2,7 @@
 // reconstruction passes through the model on top of the context cache. Here the pipeline gets those passes'
 // per-layer inputs directly (addon runPressPipeline `reconstruction`), and the scores, kept slots and the
 // passes' token assembly are compared with the plain references of test/reference/presses/reconstruction.ts.
+import { testingAddon } from '../helpers/testing-addon.js';
 import { describe, expect, it } from 'vitest';
 import { callNative, nativeAddon } from '../../engine/native.js';
 import { createPress, type NativePressConfig } from '../../engine/presses/index.js';
@@ -17,7 +18,7 @@ interface PipelineOut {
   passes?: { tokens: Int32Array; begin: number; end: number }[];
 }
 type RunPipeline = (config: unknown, inputs: unknown) => PipelineOut;
-const runPressPipeline = pressAddon ? (nativeAddon() as unknown as { runPressPipeline?: RunPipeline }).runPressPipeline : undefined;
+const runPressPipeline = testingAddon<{ runPressPipeline: RunPipeline }>().runPressPipeline;
 
 const SHAPE = { nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 8, hidden: 16 };
 const { nLayers: L, nKvHeads: Hk, headDim: d, hidden: D } = SHAPE;
