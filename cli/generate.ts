@@ -38,7 +38,7 @@ export const GENERATE_USAGE = `presskv generate --model <path|id> --prompt <text
   --press-options <json>   more press options, e.g. '{"windowSize": 32}'; a wrapper's inner press as
                            '{"press": {"name": "snapkv"}}'
   --json                   print one JSON object instead of streaming text (with --press, kv gains
-                           tokensBefore, tokensAfter, bytesBefore, bytesAfter and perLayer)`;
+                           tokensBefore, tokensAfter (tokens), slotsBefore, slotsAfter ((layer, kv-head) slots), bytesBefore, bytesAfter and perLayer)`;
 
 export async function runGenerate(argv: string[], io: CommandIo): Promise<number> {
   const u = GENERATE_USAGE;
@@ -122,7 +122,7 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
         if (!flags.json)
           io.err(
             `press: ${plan.afterIds.length ? 'context' : 'context + question'} ${plan.prefillIds.length} tokens, ` +
-              `KV slots ${compressed.tokensBefore} → ${compressed.tokensAfter}, ` +
+              `tokens ${compressed.tokensBefore} → ${compressed.tokensAfter} per (layer, kv-head), KV slots ${compressed.slotsBefore} → ${compressed.slotsAfter}, ` +
               `bytes ${compressed.bytesBefore} → ${compressed.bytesAfter} in ${compressed.prefillMs.toFixed(1)} ms`,
           );
         result = await session.generate(plan.afterIds, generateOptions);
@@ -139,6 +139,8 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
             ...result.kv,
             tokensBefore: compressed.tokensBefore,
             tokensAfter: compressed.tokensAfter,
+            slotsBefore: compressed.slotsBefore,
+            slotsAfter: compressed.slotsAfter,
             bytesBefore: compressed.bytesBefore,
             bytesAfter: compressed.bytesAfter,
             perLayer: compressed.perLayer,

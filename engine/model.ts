@@ -78,7 +78,7 @@ export class Model {
     const addon = nativeAddon();
     const request = parseDevice(options.device);
     const { order, skipped } = deviceCandidates(request, callNative(() => addon.systemInfo()));
-    const handle = callNative(() => addon.loadModel(files.spec, { threads: options.threads, mmap: options.mmap }));
+    const handle = callNative(() => addon.loadModel(files.spec, { threads: options.threads, mmap: options.mmap ?? false }));
     let runtime: NativeRuntime | undefined;
     let device: DeviceName = 'cpu';
     let fallbackReason = skipped;

@@ -89,7 +89,7 @@ export interface NativeSession {
   prefillContext(
     tokens: Int32Array,
     press: import('./presses/base.js').NativePressConfig | null,
-  ): Promise<Omit<import('./session.js').PrefillContextResult, 'lengths'>>;
+  ): Promise<Omit<import('./session.js').PrefillContextResult, 'lengths' | 'slotsBefore' | 'slotsAfter'>>;
 }
 
 export interface NativeRuntime {

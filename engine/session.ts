@@ -43,12 +43,16 @@ export interface PrefillContextOptions {
   signal?: AbortSignal;
 }
 
-/** What a context prefill kept: KV slots and page bytes before and after the press, per (layer, kv-head). */
+/** What a context prefill kept: tokens, KV slots and page bytes before and after the press, per (layer, kv-head). */
 export interface PrefillContextResult {
-  /** Context tokens × layers × kv-heads. */
+  /** Context tokens. */
   tokensBefore: number;
-  /** Slots kept over every (layer, kv-head). */
+  /** Tokens kept per (layer, kv-head), on average (= tokensBefore without a press); the exact counts are in lengths. */
   tokensAfter: number;
+  /** KV slots of the uncompressed context: tokens × layers × kv-heads. */
+  slotsBefore: number;
+  /** KV slots kept over every (layer, kv-head). */
+  slotsAfter: number;
   /** Page bytes the uncompressed context would hold. */
   bytesBefore: number;
   /** Page bytes the session holds now. */
@@ -145,8 +149,11 @@ export class Session {
     try {
       const pending = awaitNative(() => this.native.prefillContext(tokens, nativePress));
       if (signal?.aborted) abort();
-      const stats = await pending;
-      return { ...stats, lengths: stats.perLayer.flatMap((l) => l.perHead) };
+      // The native figures count (layer, kv-head) slots; tokens are what the rest of presskv reports.
+      const { tokensBefore: slotsBefore, tokensAfter: slotsAfter, ...rest } = await pending;
+      const lengths = rest.perLayer.flatMap((l) => l.perHead);
+      const tokensAfter = lengths.length ? Math.round(slotsAfter / lengths.length) : tokens.length;
+      return { ...rest, tokensBefore: tokens.length, tokensAfter, slotsBefore, slotsAfter, lengths };
     } finally {
       signal?.removeEventListener('abort', abort);
     }

@@ -89,9 +89,9 @@ export interface ModelInfo {
 
 export interface LoadOptions {
   /**
-   * Map the weight files (default, nothing copied). `false` reads them into private memory instead, like
-   * llama.cpp's --no-mmap: on VMs whose file-backed mappings are slow to read this speeds decode up, at the
-   * cost of a copy of the weights.
+   * How the weights reach memory. Default `false`: read into private memory (with transparent huge pages),
+   * the fast path — on this project's VMs decode from file-backed mappings runs 1.7–2.8× slower (docs/BENCHMARKS.md).
+   * `true` maps the files instead (nothing copied, pages shared with other processes), like llama.cpp's default.
    */
   mmap?: boolean;
   threads?: number;

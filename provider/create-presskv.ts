@@ -19,7 +19,7 @@ export interface PressKVModelSettings {
   kvDtype?: 'f16' | 'f32';
   /** Tokens per prefill chunk. */
   prefillChunk?: number;
-  /** false: read the weights into private memory instead of mapping them (faster decode on VMs with slow file mappings). */
+  /** true: map the weight files instead of reading them into private memory (the default, the faster decode). */
   mmap?: boolean;
   /** 'auto' (default: a CUDA GPU when one works, else the CPU), 'cpu', 'cuda' or 'cuda:N'. */
   device?: DeviceOption;

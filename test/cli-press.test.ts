@@ -25,6 +25,8 @@ interface KvJson {
   tokens: number;
   tokensBefore: number;
   tokensAfter: number;
+  slotsBefore: number;
+  slotsAfter: number;
   bytesBefore: number;
   bytesAfter: number;
   perLayer: { layer: number; perHead: number[] }[];
@@ -53,8 +55,11 @@ describe.skipIf(!haveStories)('presskv generate --press on stories260K', () => {
     const { kv } = json;
     const { nLayers, nKvHeads } = config;
     expect(json.press).toBe('SnapKVPress');
-    expect(kv.tokensBefore).toBe(contextTokens * nLayers * nKvHeads);
-    expect(kv.tokensAfter).toBeLessThan(kv.tokensBefore);
+    // Tokens under the token names (as the server's tokens_before), slot totals under their own.
+    expect(kv.tokensBefore).toBe(contextTokens);
+    expect(kv.tokensAfter).toBe(contextTokens - Math.floor(contextTokens * 0.5));
+    expect(kv.slotsBefore).toBe(contextTokens * nLayers * nKvHeads);
+    expect(kv.slotsAfter).toBe(kv.tokensAfter * nLayers * nKvHeads);
     expect(kv.perLayer.map((l) => l.layer)).toEqual([...Array(nLayers).keys()]);
     for (const l of kv.perLayer) expect(l.perHead).toEqual(Array(nKvHeads).fill(contextTokens - Math.floor(contextTokens * 0.5)));
     const pageBytes = kv.bytesBefore / (nLayers * nKvHeads * Math.ceil(contextTokens / 64));
@@ -85,8 +90,9 @@ describe.skipIf(!haveStories)('presskv generate --press on stories260K', () => {
     // AdaKV moves the budget between heads of a layer: per-head counts differ, the total is the same cut.
     const { nLayers, nKvHeads } = config;
     const kept = contextTokens - Math.floor(contextTokens * 0.5);
-    expect(kv.tokensAfter).toBeLessThanOrEqual(kept * nLayers * nKvHeads + nLayers * nKvHeads);
-    expect(kv.tokensAfter).toBeLessThan(kv.tokensBefore);
+    expect(kv.slotsAfter).toBeLessThanOrEqual(kept * nLayers * nKvHeads + nLayers * nKvHeads);
+    expect(kv.slotsAfter).toBeLessThan(kv.slotsBefore);
+    expect(kv.tokensBefore).toBe(contextTokens);
     expect(kv.perLayer.every((l) => l.perHead.length === nKvHeads)).toBe(true);
   });
 
@@ -96,8 +102,9 @@ describe.skipIf(!haveStories)('presskv generate --press on stories260K', () => {
     expect(code).toBe(0);
     const { kv } = JSON.parse(out) as { kv: KvJson };
     const total = contextTokens * config.nLayers * config.nKvHeads;
-    expect(kv.tokensBefore).toBe(total);
-    expect(kv.tokensAfter).toBe(total - Math.floor(total * 0.5));
+    expect(kv.tokensBefore).toBe(contextTokens);
+    expect(kv.slotsBefore).toBe(total);
+    expect(kv.slotsAfter).toBe(total - Math.floor(total * 0.5));
   });
 
   it('--press finch is query-aware: context + question prefilled together, the question its window (kept whole)', async () => {
@@ -109,7 +116,8 @@ describe.skipIf(!haveStories)('presskv generate --press on stories260K', () => {
     expect(code).toBe(0);
     const { kv, press, generatedTokenIds } = JSON.parse(out) as { kv: KvJson; press: string; generatedTokenIds: number[] };
     expect(press).toBe('FinchPress');
-    expect(kv.tokensBefore).toBe(n * config.nLayers * config.nKvHeads);
+    expect(kv.tokensBefore).toBe(n);
+    expect(kv.slotsBefore).toBe(n * config.nLayers * config.nKvHeads);
     for (const l of kv.perLayer) expect(l.perHead).toEqual(Array(config.nKvHeads).fill(Math.floor(n * 0.5)));
     expect(kv.tokens).toBe(n + 8); // the question is in the sequence once: nothing was fed after the prefill
     expect(generatedTokenIds).toHaveLength(8);

@@ -52,11 +52,13 @@ describe.skipIf(!haveStories)('Session.prefillContext on stories260K', () => {
     const s = model.createSession();
     const stats = await s.prefillContext(context, { press: { name: 'SnapKVPress', compressionRatio: 0.5, windowSize: 16 } });
     const { nLayers, nKvHeads } = model.info.config;
-    expect(stats.tokensBefore).toBe(context.length * nLayers * nKvHeads);
+    expect(stats.tokensBefore).toBe(context.length);
+    expect(stats.slotsBefore).toBe(context.length * nLayers * nKvHeads);
     expect(stats.perLayer.map((l) => l.layer)).toEqual([...Array(nLayers).keys()]);
     const kept = Math.floor(context.length * 0.5);
     for (const l of stats.perLayer) expect(l.perHead).toEqual(Array(nKvHeads).fill(context.length - kept));
-    expect(stats.tokensAfter).toBe((context.length - kept) * nLayers * nKvHeads);
+    expect(stats.slotsAfter).toBe((context.length - kept) * nLayers * nKvHeads);
+    expect(stats.tokensAfter).toBe(context.length - kept);
     // Pages really go back: at most (1 − r) of the bytes plus one partly filled page per (layer, head).
     const pageBytes = stats.bytesBefore / (nLayers * nKvHeads * Math.ceil(context.length / 64));
     expect(stats.bytesAfter).toBeLessThanOrEqual(0.5 * stats.bytesBefore + nLayers * nKvHeads * pageBytes);
@@ -175,7 +177,7 @@ describe.skipIf(!haveStories)('Session.prefillContext on stories260K', () => {
     const broken = new CustomScorerPress({ compressionRatio: 0.5, label: 'broken', score: () => new Float32Array(3) });
     await expect(s.prefillContext(context, { press: broken })).rejects.toThrow(/broken: score\(\) returned 3 scores/);
     expect(s.kvStats().tokens).toBe(0);
-    expect((await s.prefillContext(context)).tokensAfter).toBe(context.length * model.info.config.nLayers * model.info.config.nKvHeads);
+    expect((await s.prefillContext(context)).slotsAfter).toBe(context.length * model.info.config.nLayers * model.info.config.nKvHeads);
     await s.dispose();
   });
 
