@@ -87,13 +87,28 @@ describe.skipIf(!available)('reconstruction presses on stories260K', () => {
     console.info(`[kvcompose] prefill ${result.prefillMs.toFixed(1)} ms vs ${plain.result.prefillMs.toFixed(1)} ms uncompressed`);
   });
 
-  it('a pass that does not fit in the session\'s window is a typed error before any work, and the session stays usable', async () => {
-    const session = model.createSession({ maxTokens: context.length + 10 });
+  it('reconstruction passes may run past the window (as kvpress): a context at 60 % of the window compresses', async () => {
+    // The window is the context + 10% more: the passes (up to the context's own length after it) go past it
+    // temporarily and are cut off again; the session ends at the context, in its own window.
+    const window = Math.ceil(context.length / 0.6);
+    const session = model.createSession({ maxTokens: window });
     try {
-      await expect(session.prefillContext(context, { press: { name: 'kvcompose', compressionRatio: RATIO } })).rejects.toBeInstanceOf(ContextOverflowError);
-      expect(session.kvStats().tokens).toBe(0);
-      const ok = await session.prefillContext(context, { press: { name: 'knorm', compressionRatio: RATIO } });
-      expect(ok.nextPosition).toBe(context.length);
+      for (const name of ['kvzip', 'kvcompose']) {
+        const result = await session.prefillContext(context, { press: { name, compressionRatio: RATIO } });
+        expect(result.nextPosition).toBe(context.length);
+        expect(result.slotsAfter).toBeLessThan(result.slotsBefore);
+        expect(session.kvStats().tokens).toBe(context.length);
+        expect(session.maxTokens).toBe(window);
+        // The window is the session's again: a continuation past it is refused, one inside it runs.
+        await expect(session.evaluate(Array(window - context.length + 1).fill(context[1]))).rejects.toBeInstanceOf(ContextOverflowError);
+        expect(await session.evaluate([context[1]])).toBeDefined();
+        await session.truncate(0);
+      }
+      // A context longer than the window is still refused before any work.
+      const small = model.createSession({ maxTokens: context.length - 1 });
+      await expect(small.prefillContext(context, { press: { name: 'kvzip', compressionRatio: RATIO } })).rejects.toBeInstanceOf(ContextOverflowError);
+      expect(small.kvStats().tokens).toBe(0);
+      await small.dispose();
     } finally {
       await session.dispose();
     }

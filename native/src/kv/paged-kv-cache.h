@@ -94,6 +94,8 @@ class PagedKvCache final : public KvCache {
   // Keeps, in order, the slots of (layer, kv_head) for which keep(slot, position) is true; frees the
   // pages no longer needed. The primitive behind truncate and (later) press compaction.
   void compact(int32_t layer, int32_t kv_head, const std::function<bool(int32_t slot, int32_t position)>& keep);
+  // Moves the window (a press's temporary reconstruction passes may run past it; they are cut off again).
+  void set_max_tokens(int32_t max_tokens) { max_tokens_ = max_tokens; }
   // Marks n more positions as consumed (the forward pass calls this once every layer holds them).
   void advance(int32_t n) { next_position_ += n; }
   // A copy that shares every page with this cache until either side writes to it.

@@ -1,6 +1,7 @@
 #include "press/context-prefill.h"
 
 #include <algorithm>
+#include <climits>
 #include <memory>
 #include <string>
 
@@ -36,18 +37,28 @@ void prefill_context(Forward& forward, KvCache& cache, const std::vector<int32_t
     for (const ReconstructionPass& p : passes) longest_pass = std::max(longest_pass, p.tokens.size());
     options.press_hook = hook.get();
   }
-  if (longest_pass > 0 && (int64_t)start + n + (int64_t)longest_pass > cache.max_tokens())
-    throw EngineError(ErrorCode::ContextOverflow,
-                      pipeline->press().name() + " reconstructs the context with passes of up to " + std::to_string(longest_pass) +
-                          " tokens after it: " + std::to_string(start) + " + " + std::to_string(n) + " + " +
-                          std::to_string(longest_pass) + " positions exceed the context window of " +
-                          std::to_string(cache.max_tokens()));
+  // The context itself must fit the window; the reconstruction passes only visit positions after it and
+  // are cut off again, so (as kvpress, which runs them at whatever positions follow) they may go past it.
+  if ((int64_t)start + n > cache.max_tokens())
+    throw EngineError(ErrorCode::ContextOverflow, "context overflow: " + std::to_string(start) + " positions in the cache + " +
+                                                      std::to_string(n) + " context tokens exceed the context window of " +
+                                                      std::to_string(cache.max_tokens()));
   forward.eval(cache, tokens.data(), n, options, logits);
   if (hook && hook->layers_seen() == 0)
     throw EngineError(ErrorCode::Internal,
                       "the forward pass does not run presses yet: model/forward.cc must call EvalOptions.press_hook");
   if (pipeline && pipeline->rerotates_keys()) continue_after_rerotated_keys(cache);
   if (!pipeline || !pipeline->reconstructs()) return;
+  PagedKvCache& pages = paged(cache);
+  const int32_t window = pages.max_tokens();
+  const int64_t needed = (int64_t)start + n + (int64_t)longest_pass;
+  if (needed > INT32_MAX) throw EngineError(ErrorCode::ContextOverflow, "the reconstruction passes need more than 2^31 positions");
+  struct WindowRestore {
+    PagedKvCache& cache;
+    int32_t window;
+    ~WindowRestore() { cache.set_max_tokens(window); }
+  } restore{pages, window};
+  if (needed > window) pages.set_max_tokens((int32_t)needed);
   try {
     for (size_t i = 0; i < passes.size(); ++i) {
       ForwardPressHook pass_hook(*pipeline, model, pool, ForwardPressHook::ReconstructionPassIndex{(int32_t)i});
