@@ -1,9 +1,7 @@
 // presskv's public API: the AI SDK provider, the engine it runs on, and the helpers around them.
-export { createPressKV, presskv } from './provider/create-presskv.js';
-export type { PressKVProvider, PressKVProviderSettings, PressKVModelSettings } from './provider/create-presskv.js';
-export { PressKVLanguageModel } from './provider/language-model.js';
-export type { CacheContextSettings, ProviderCachedContext } from './provider/provider-contexts.js';
-export { presskvProviderOptionsSchema, type PressKVProviderOptions } from './provider/provider-options.js';
+export { createPressKV, presskv, PressKVLanguageModel, presskvProviderOptionsSchema } from './provider/index.js';
+export type { PressKVProvider, PressKVProviderSettings, PressKVModelSettings, PressKVProviderOptions } from './provider/index.js';
+export type { CacheContextSettings, ProviderCachedContext } from './provider/index.js';
 
 export * from './engine/index.js';
 export type { TextTokenizer, TokenizerKind } from './engine/tokenizer.js';
@@ -27,9 +25,9 @@ export { ContextStore, ContextNotFoundError } from './engine/context-store.js';
 export type { ContextStoreOptions, ContextInfo, CreateContextInput, CreateContextResult, ContextGenerateResult, ContextUse } from './engine/context-store.js';
 export { CorruptContextFileError, ContextFileMismatchError } from './engine/context-file.js';
 export { contextCacheMiddleware, type ContextCacheMiddlewareOptions } from './middleware/context-cache-middleware.js';
-export { cacheContext, type CacheContextOptions, type CachedContext } from './middleware/cache-context.js';
+export { cacheContext, type CacheContextOptions, type CachedContext } from './provider/index.js';
 // Presses on the AI SDK path: the context part of each prompt compressed once, the question never.
 export { pressMiddleware, type PressMiddlewareOptions } from './middleware/press-middleware.js';
-export { PressContextStore } from './middleware/press-context-store.js';
+export { PressContextStore } from './provider/index.js';
 export { createPressKVApp, type PressKVAppOptions } from './server/app.js';
 export { startServer, type ServeOptions, type RunningServer } from './server/serve.js';

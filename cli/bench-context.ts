@@ -4,14 +4,39 @@
 import { ContextStore } from '../engine/context-store.js';
 import { Model } from '../engine/model.js';
 import { createPress } from '../engine/presses/registry.js';
-import { numberFlag, parseFlags, requireFlag, UsageError, type CommandIo } from './args.js';
+import { numberFlag, parseFlags, requireFlag, UsageError, type CommandIo, type FlagOptions } from './args.js';
+import { DEVICE_FLAG_USAGE, deviceFlag } from './device-flag.js';
 
 export const BENCH_CONTEXT_USAGE = `presskv bench-context --model <path|id> [--context 2048,8192] [--question-tokens 32]
                       [--decode-tokens 16] [--press <name>[:<compressionRatio>]] [--threads <n>] [--repeats <n>] [--json]
 
   Prefill a context of N pseudo-random tokens plus a question and time the first token (re-prefill), then
   store the context once (with the press) and time the first token of the same question after it. Both then
-  decode --decode-tokens more tokens, so the decode speed on the uncompressed and the stored cache compare too.`;
+  decode --decode-tokens more tokens, so the decode speed on the uncompressed and the stored cache compare too.
+
+  --model <path|id>          .gguf file, HF model directory, or org/name[@revision]
+  --context <n,...>          context lengths in tokens (default 2048,8192)
+  --question-tokens <n>      tokens of the question after the context (default 32)
+  --decode-tokens <n>        tokens decoded after the first one (default 16)
+  --press <name>[:<ratio>]   the press the stored context is compressed with (default: none, stored as is)
+  --threads <n>              worker threads (default: all cores)
+  --repeats <n>              timed runs of each side, the best counts (default 1)
+  ${DEVICE_FLAG_USAGE}
+  --json                     print {"model", "rows"} (default: one line per context length)
+
+Example: presskv bench-context --model ./stories260K.gguf --context 256 --press snapkv:0.5 --threads 1`;
+
+export const BENCH_CONTEXT_FLAGS = {
+  model: { type: 'string' },
+  context: { type: 'string' },
+  'question-tokens': { type: 'string' },
+  'decode-tokens': { type: 'string' },
+  press: { type: 'string' },
+  threads: { type: 'string' },
+  repeats: { type: 'string' },
+  device: { type: 'string' },
+  json: { type: 'boolean' },
+} satisfies FlagOptions;
 
 export interface ContextBenchRow {
   contextTokens: number;
@@ -47,30 +72,14 @@ function tokensOf(length: number, vocab: number, seed: number): number[] {
 
 export async function runBenchContext(argv: string[], io: CommandIo): Promise<number> {
   const u = BENCH_CONTEXT_USAGE;
-  const flags = parseFlags(
-    argv,
-    {
-      model: { type: 'string' },
-      context: { type: 'string' },
-      'question-tokens': { type: 'string' },
-      'decode-tokens': { type: 'string' },
-      press: { type: 'string' },
-      threads: { type: 'string' },
-      repeats: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    u,
-  );
-  if (flags.help) {
-    io.out(u);
-    return 0;
-  }
+  const flags = parseFlags(argv, BENCH_CONTEXT_FLAGS, u);
   const modelId = requireFlag(flags.model, 'model', u);
   const contexts = (flags.context ?? '2048,8192').split(',').map((s) => numberFlag(s.trim(), 'context', u, { integer: true, min: 1 })!);
   const questionTokens = numberFlag(flags['question-tokens'], 'question-tokens', u, { integer: true, min: 1 }) ?? 32;
   const threads = numberFlag(flags.threads, 'threads', u, { integer: true, min: 1 });
   const decodeTokens = numberFlag(flags['decode-tokens'], 'decode-tokens', u, { integer: true, min: 0 }) ?? 16;
   const repeats = numberFlag(flags.repeats, 'repeats', u, { integer: true, min: 1 }) ?? 1;
+  const device = deviceFlag(flags.device, u);
   let press: ReturnType<typeof createPress> | undefined;
   if (flags.press) {
     const [name, ratio] = flags.press.split(':');
@@ -82,7 +91,7 @@ export async function runBenchContext(argv: string[], io: CommandIo): Promise<nu
   }
 
   const longest = Math.max(...contexts) + questionTokens + decodeTokens + 8;
-  const model = await Model.load(modelId, { threads, contextLength: longest });
+  const model = await Model.load(modelId, { threads, contextLength: longest, device });
   const rows: ContextBenchRow[] = [];
   try {
     const vocab = Math.min(model.info.config.vocab, model.tokenizer.vocabSize);

@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 
 import { Model } from '../engine/model.js';
+import type { FlagOptions } from './args.js';
+import { DEVICE_FLAG_USAGE, deviceFlag } from './device-flag.js';
 import { loadLlamaCppPeer, type LlamaCppPeer } from './llama-cpp-peer.js';
 
 /** This machine class's measured ceilings (2 threads), used to express results as fractions of them. */
@@ -34,9 +36,37 @@ export interface ConcurrencyRow {
   meanBatch: number;
 }
 
-const USAGE = `presskv bench --model <file.gguf> [--context 512,2048] [--threads 1,2] [--decode-tokens 32]
-                [--peer llama.cpp|none] [--flash-attention] [--mmap on|off|both] [--peer-dir <dir>]
-                [--concurrency 1,8] [--json]`;
+export const BENCH_USAGE = `presskv bench --model <file.gguf> [options]
+
+  --model <file.gguf>        the model both engines run
+  --context <n,...>          prompt lengths in tokens (default 512,2048)
+  --threads <n,...>          thread counts (default 1,2)
+  --decode-tokens <n>        tokens to decode after each prompt (default 32)
+  --peer <llama.cpp|none>    the engine to compare with (default llama.cpp, through node-llama-cpp)
+  --flash-attention          llama.cpp with flash attention (default off)
+  --mmap <on|off|both>       presskv with mapped weights, read-in weights, or both rows (default both)
+  --peer-dir <dir>           where node-llama-cpp is installed (default .bench/node-llama-cpp)
+  --concurrency <n,...>      also decode n requests at once and report the aggregate speed (default: none)
+  ${DEVICE_FLAG_USAGE}
+  --json                     print the report as JSON (default: markdown tables)
+
+Example: presskv bench --model ./stories260K.gguf --context 128 --threads 1 --peer none`;
+
+const USAGE = BENCH_USAGE;
+
+export const BENCH_FLAGS = {
+  model: { type: 'string' },
+  context: { type: 'string', default: '512,2048' },
+  threads: { type: 'string', default: '1,2' },
+  'decode-tokens': { type: 'string', default: '32' },
+  peer: { type: 'string', default: 'llama.cpp' },
+  'flash-attention': { type: 'boolean', default: false },
+  mmap: { type: 'string', default: 'both' },
+  'peer-dir': { type: 'string', default: '.bench/node-llama-cpp' },
+  concurrency: { type: 'string' },
+  device: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} satisfies FlagOptions;
 
 function listOfInts(value: string, flag: string): number[] {
   const out = value.split(',').map((s) => Number(s.trim()));
@@ -58,22 +88,7 @@ function promptOf(length: number, vocab: number, seed: number): number[] {
 }
 
 export async function runBench(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      context: { type: 'string', default: '512,2048' },
-      threads: { type: 'string', default: '1,2' },
-      'decode-tokens': { type: 'string', default: '32' },
-      peer: { type: 'string', default: 'llama.cpp' },
-      'flash-attention': { type: 'boolean', default: false },
-      mmap: { type: 'string', default: 'both' },
-      'peer-dir': { type: 'string', default: '.bench/node-llama-cpp' },
-      concurrency: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args: argv, options: BENCH_FLAGS, strict: true });
   if (!values.model) {
     io.err(`missing --model\n${USAGE}`);
     return 2;
@@ -90,6 +105,7 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
     io.err(`--mmap must be on, off or both\n${USAGE}`);
     return 2;
   }
+  const device = deviceFlag(values.device, USAGE);
   const mmapModes = values.mmap === 'both' ? [true, false] : [values.mmap === 'on'];
   const modelPath = resolve(values.model);
   let peer: LlamaCppPeer | undefined;
@@ -99,7 +115,7 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
   const concurrencyRows: ConcurrencyRow[] = [];
   const maxContext = Math.max(...contexts) + decodeTokens + 16;
   for (const threads of threadCounts) {
-    const models = await Promise.all(mmapModes.map((mmap) => Model.load(modelPath, { threads, contextLength: maxContext, mmap })));
+    const models = await Promise.all(mmapModes.map((mmap) => Model.load(modelPath, { threads, contextLength: maxContext, mmap, device })));
     const { config } = models[0]!.info;
     const weightBytes = models[0]!.info.weightBytes;
     const params = models[0]!.info.parameterCount;

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from '../engine/errors.js';
 import { CALIBRATION_KINDS, calibrate } from '../engine/presses/calibrate.js';
-import { choiceFlag, numberFlag, parseFlags, requireFlag, type CommandIo } from './args.js';
+import { choiceFlag, numberFlag, parseFlags, requireFlag, type CommandIo, type FlagOptions } from './args.js';
 
 export const CALIBRATE_USAGE = `presskv calibrate --model <path|id> --text <text|@file> --out <file> --kind <kind> [options]
 
@@ -19,7 +19,26 @@ export const CALIBRATE_USAGE = `presskv calibrate --model <path|id> --text <text
   --chunk-tokens  tokens per prefill chunk, BOS included (default: min(context window, 2048))
   --n-sink        leading positions of each chunk left out of the statistics (default 4)
   --sink-size, --recent-size   DuoAttention pattern windows written to the JSON (default 128, 256)
-  --threads       worker threads`;
+  --model         .gguf file, HF model directory, or org/name[@revision]
+  --out           the artefact file to write
+  --threads       worker threads (default: all cores)
+
+  Calibration runs the model's CPU forward pass (it reads the model's queries layer by layer, outside any
+  device runtime), so this command has no --device.
+
+Example: presskv calibrate --model ./stories260K.gguf --text @corpus.txt --kind qfilter --out qfilter.safetensors`;
+
+export const CALIBRATE_FLAGS = {
+  model: { type: 'string' },
+  text: { type: 'string' },
+  out: { type: 'string' },
+  kind: { type: 'string' },
+  'chunk-tokens': { type: 'string' },
+  'n-sink': { type: 'string' },
+  'sink-size': { type: 'string' },
+  'recent-size': { type: 'string' },
+  threads: { type: 'string' },
+} satisfies FlagOptions;
 
 async function readText(value: string): Promise<string> {
   if (!value.startsWith('@')) return value;
@@ -32,25 +51,7 @@ async function readText(value: string): Promise<string> {
 }
 
 export async function runCalibrate(argv: string[], io: CommandIo): Promise<number> {
-  const flags = parseFlags(
-    argv,
-    {
-      model: { type: 'string' },
-      text: { type: 'string' },
-      out: { type: 'string' },
-      kind: { type: 'string' },
-      'chunk-tokens': { type: 'string' },
-      'n-sink': { type: 'string' },
-      'sink-size': { type: 'string' },
-      'recent-size': { type: 'string' },
-      threads: { type: 'string' },
-    },
-    CALIBRATE_USAGE,
-  );
-  if (flags.help) {
-    io.out(CALIBRATE_USAGE);
-    return 0;
-  }
+  const flags = parseFlags(argv, CALIBRATE_FLAGS, CALIBRATE_USAGE);
   const model = requireFlag(flags.model, 'model', CALIBRATE_USAGE);
   const text = await readText(requireFlag(flags.text, 'text', CALIBRATE_USAGE));
   const out = requireFlag(flags.out, 'out', CALIBRATE_USAGE);

@@ -9,7 +9,8 @@ import type { PrefillContextResult } from '../engine/session.js';
 import { createPress } from '../engine/presses/registry.js';
 import type { PressSpec } from '../engine/presses/base.js';
 import { buildChatPrompt } from '../provider/chat-prompt.js';
-import { choiceFlag, numberFlag, parseFlags, requireFlag, UsageError, type CommandIo } from './args.js';
+import { choiceFlag, numberFlag, parseFlags, requireFlag, UsageError, type CommandIo, type FlagOptions } from './args.js';
+import { DEVICE_FLAG_USAGE, deviceFlag } from './device-flag.js';
 import { pressSpecFromFlags, splitContextTokens } from './press-flags.js';
 import { pressPrefillPlan } from '../engine/presses/finch.js';
 
@@ -22,14 +23,16 @@ export const GENERATE_USAGE = `presskv generate --model <path|id> --prompt <text
                            context, then the tokens of the prompt
                            (without --raw, a model with a chat template gets the context as the system
                            message and the prompt as the user message; a model without one runs raw)
-  --max-tokens <n>         tokens to generate at most (default 256)
+  --max-tokens <n>         tokens to generate at most, an integer >= 1 (default 256)
   --temperature <t>        0 = greedy (default 0.8)
-  --top-k <k>  --top-p <p>  --min-p <p>  --repetition-penalty <r>
-  --seed <s>               reproducible sampling
-  --stop <text>            stop sequence (repeatable)
+  --top-k <k>  --top-p <p>  --min-p <p>  --repetition-penalty <r>   sampling filters (default: off)
+  --seed <s>               reproducible sampling (default: random)
+  --stop <text>            stop sequence (repeatable; default: the model's end-of-text tokens only)
   --no-thinking            thinking models: turn thinking off through the template
   --threads <n>            worker threads (default: all cores)
   --context-length <n>     context window (default: the model's)
+  --kv-dtype <f16|f32>     KV cache element type (default f16)
+  ${DEVICE_FLAG_USAGE}
   --press <name>           compress the context's KV cache with a press (kvpress class name such as
                            SnapKVPress, or its short name such as snapkv; \`presskv presses\` lists them);
                            the prompt (question) is never compressed, except by the query-aware
@@ -38,44 +41,42 @@ export const GENERATE_USAGE = `presskv generate --model <path|id> --prompt <text
   --press-options <json>   more press options, e.g. '{"windowSize": 32}'; a wrapper's inner press as
                            '{"press": {"name": "snapkv"}}'
   --json                   print one JSON object instead of streaming text (with --press, kv gains
-                           tokensBefore, tokensAfter (tokens), slotsBefore, slotsAfter ((layer, kv-head) slots), bytesBefore, bytesAfter and perLayer)`;
+                           tokensBefore, tokensAfter (tokens), slotsBefore, slotsAfter ((layer, kv-head) slots), bytesBefore, bytesAfter and perLayer);
+                           "device" says where it ran, "deviceFallbackReason" why auto chose the CPU
+
+Example: presskv generate --model ./stories260K.gguf --prompt "Once upon a time" --max-tokens 32 --temperature 0`;
+
+export const GENERATE_FLAGS = {
+  model: { type: 'string' },
+  prompt: { type: 'string' },
+  context: { type: 'string' },
+  raw: { type: 'boolean' },
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'min-p': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
+  seed: { type: 'string' },
+  stop: { type: 'string', multiple: true },
+  'no-thinking': { type: 'boolean' },
+  threads: { type: 'string' },
+  'context-length': { type: 'string' },
+  'kv-dtype': { type: 'string' },
+  device: { type: 'string' },
+  press: { type: 'string' },
+  'compression-ratio': { type: 'string' },
+  'press-options': { type: 'string' },
+  json: { type: 'boolean' },
+} satisfies FlagOptions;
 
 export async function runGenerate(argv: string[], io: CommandIo): Promise<number> {
   const u = GENERATE_USAGE;
-  const flags = parseFlags(
-    argv,
-    {
-      model: { type: 'string' },
-      prompt: { type: 'string' },
-      context: { type: 'string' },
-      raw: { type: 'boolean' },
-      'max-tokens': { type: 'string' },
-      temperature: { type: 'string' },
-      'top-k': { type: 'string' },
-      'top-p': { type: 'string' },
-      'min-p': { type: 'string' },
-      'repetition-penalty': { type: 'string' },
-      seed: { type: 'string' },
-      stop: { type: 'string', multiple: true },
-      'no-thinking': { type: 'boolean' },
-      threads: { type: 'string' },
-      'context-length': { type: 'string' },
-      'kv-dtype': { type: 'string' },
-      press: { type: 'string' },
-      'compression-ratio': { type: 'string' },
-      'press-options': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    u,
-  );
-  if (flags.help) {
-    io.out(u);
-    return 0;
-  }
+  const flags = parseFlags(argv, GENERATE_FLAGS, u);
   const modelId = requireFlag(flags.model, 'model', u);
   const prompt = flags.prompt ?? requireFlag(undefined, 'prompt', u);
   const options: GenerateOptions = {
-    maxTokens: numberFlag(flags['max-tokens'], 'max-tokens', u, { integer: true, min: 0 }) ?? 256,
+    maxTokens: numberFlag(flags['max-tokens'], 'max-tokens', u, { integer: true, min: 1 }) ?? 256,
     temperature: numberFlag(flags.temperature, 'temperature', u, { min: 0 }),
     topK: numberFlag(flags['top-k'], 'top-k', u, { integer: true, min: 0 }),
     topP: numberFlag(flags['top-p'], 'top-p', u, { min: 0, exclusiveMin: true, max: 1 }),
@@ -88,6 +89,7 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
   const threads = numberFlag(flags.threads, 'threads', u, { integer: true, min: 1 });
   const contextLength = numberFlag(flags['context-length'], 'context-length', u, { integer: true, min: 1 });
   const kvDtype = choiceFlag(flags['kv-dtype'], 'kv-dtype', ['f16', 'f32'] as const, u);
+  const device = deviceFlag(flags.device, u);
   // A bad press (unknown name, ratio out of range, malformed options) fails here, before the model loads.
   const press = pressSpecFromFlags(
     { press: flags.press, compressionRatio: numberFlag(flags['compression-ratio'], 'compression-ratio', u), options: flags['press-options'] },
@@ -98,13 +100,13 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
 
   const loadStart = performance.now();
   if (!flags.json) io.err(`loading ${modelId}…`);
-  const model = await Model.load(modelId, { threads, contextLength, kvDtype });
+  const model = await Model.load(modelId, { threads, contextLength, kvDtype, device });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   try {
     const promptTokenIds = promptTokens(model, prompt, context, flags.raw === true, flags['no-thinking'] ? false : undefined);
-    if (!flags.json) io.err(`loaded in ${Math.round(performance.now() - loadStart)} ms; prompt: ${promptTokenIds.length} tokens`);
+    if (!flags.json) io.err(`loaded in ${Math.round(performance.now() - loadStart)} ms on ${describeDevice(model)}; prompt: ${promptTokenIds.length} tokens`);
     const generateOptions: GenerateOptions = {
       ...options,
       signal: controller.signal,
@@ -147,7 +149,16 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
             prefillMs: compressed.prefillMs,
           }
         : result.kv;
-      io.out(JSON.stringify({ model: model.info.path, ...result, kv, ...(press ? { press: compressedPressName(press) } : {}) }));
+      io.out(
+        JSON.stringify({
+          model: model.info.path,
+          // result.device says where it ran; this says why 'auto' chose the CPU.
+          ...(model.deviceFallbackReason === undefined ? {} : { deviceFallbackReason: model.deviceFallbackReason }),
+          ...result,
+          kv,
+          ...(press ? { press: compressedPressName(press) } : {}),
+        }),
+      );
     } else {
       if (io.write) io.write('\n');
       const t = result.timings;
@@ -200,6 +211,10 @@ async function readContext(value: string): Promise<string> {
   } catch (err) {
     throw new InvalidArgumentError(`--context ${value}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
+}
+
+function describeDevice(model: Model): string {
+  return model.deviceFallbackReason ? `${model.device} (${model.deviceFallbackReason})` : model.device;
 }
 
 function compressedPressName(press: PressSpec): string {

@@ -1,34 +1,36 @@
 // `presskv make-model`: a random-weight model with a realistic shape and a working tokenizer (tests, benchmarks).
 import { SUPPORTED_ARCHITECTURES } from '../engine/model-spec.js';
 import { makeModel, SHAPE_NAMES } from '../engine/make-model/index.js';
-import { choiceFlag, numberFlag, parseFlags, requireFlag, type CommandIo } from './args.js';
+import { choiceFlag, numberFlag, parseFlags, requireFlag, type CommandIo, type FlagOptions } from './args.js';
 
 export const MAKE_MODEL_USAGE = `presskv make-model --arch <${SUPPORTED_ARCHITECTURES.join('|')}> --shape <${SHAPE_NAMES.join('|')}>
                    --dtype <f32|f16|bf16> --format <gguf|hf> --seed <s> --out <path> [--shards <n>] [--json]
 
-  --out     the .gguf file (format gguf) or the directory (format hf) to write
-  --shards  HF only: split the weights into n safetensors files with an index`;
+  --arch <name>    architecture whose tensor layout and config the model gets
+  --shape <name>   size preset (tiny is a few MiB; the others are real models' shapes)
+  --dtype <t>      weight element type
+  --format <f>     gguf (one file) or hf (config.json, tokenizer.json, safetensors)
+  --seed <s>       seed of the random weights (same seed, same bytes)
+  --out <path>     the .gguf file (format gguf) or the directory (format hf) to write
+  --shards <n>     HF only: split the weights into n safetensors files with an index (default: one per 2 GiB)
+  --json           print {"path", "config", "tokenizer", "files"} (default: the path written)
+
+Example: presskv make-model --arch qwen3 --shape tiny --dtype f32 --format gguf --seed 7 --out tiny-qwen3.gguf`;
+
+export const MAKE_MODEL_FLAGS = {
+  arch: { type: 'string' },
+  shape: { type: 'string' },
+  dtype: { type: 'string' },
+  format: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  shards: { type: 'string' },
+  json: { type: 'boolean' },
+} satisfies FlagOptions;
 
 export async function runMakeModel(argv: string[], io: CommandIo): Promise<number> {
   const u = MAKE_MODEL_USAGE;
-  const flags = parseFlags(
-    argv,
-    {
-      arch: { type: 'string' },
-      shape: { type: 'string' },
-      dtype: { type: 'string' },
-      format: { type: 'string' },
-      seed: { type: 'string' },
-      out: { type: 'string' },
-      shards: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    u,
-  );
-  if (flags.help) {
-    io.out(u);
-    return 0;
-  }
+  const flags = parseFlags(argv, MAKE_MODEL_FLAGS, u);
   let lastPercent = -1;
   const made = await makeModel({
     arch: choiceFlag(requireFlag(flags.arch, 'arch', u), 'arch', SUPPORTED_ARCHITECTURES, u)!,

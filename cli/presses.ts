@@ -11,19 +11,57 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCalibration, writeCalibrationArtefact } from '../engine/presses/calibrate.js';
 import { evaluatePressQuality, qualityGap, renderQualityTable, type QualityArtefacts, type QualityStory } from '../engine/presses/quality.js';
-import type { CommandIo } from './args.js';
+import type { CommandIo, FlagOptions } from './args.js';
+import { DEVICE_FLAG_USAGE, deviceFlag } from './device-flag.js';
 
-const USAGE = `presskv presses [--json] [--kind scorer|wrapper|decoding|other]
+const STORY_PROMPTS = ['Once upon a time', 'One day, a little girl', 'Tom and his dog', 'There was a big tree', 'Lily wanted to', 'The sun was shining'];
+
+export const PRESSES_USAGE = `presskv presses [--json] [--kind scorer|wrapper|decoding|other]
 presskv presses evaluate --model <model> [--ratios 0.25,0.5,0.75] [--stories 4] [--context 400]
-                         [--continuation 48] [--press <name,...>] [--out docs/PRESSES.md] [--json]
+                         [--continuation 48] [--press <name,...>] [--out docs/PRESSES.md] [--device <d>] [--json]
+
+  --kind <kind>          list only the presses of this kind (default: all)
+  --json                 print JSON (default: a table)
+
+evaluate:
+  --model <model>        the model that writes the stories and is measured
+  --ratios <r,...>       compression ratios in (0, 1) (default 0.25,0.5,0.75)
+  --stories <n>          stories to score (default 4, at most ${STORY_PROMPTS.length})
+  --context <n>          context tokens of each story (default 400)
+  --continuation <n>     held-out tokens scored after the context (default 48)
+  --press <name,...>     the presses to evaluate (default: every press that can be)
+  --out <file.md>        rewrite the "## Evaluation" section of this file (default: print only)
+  ${DEVICE_FLAG_USAGE}
+                         (for writing the stories; the scoring runs on the CPU)
 
 Lists every press: its short name (for --press), kvpress class name, kind and options with defaults
 (null = required or unset). A wrapper's inner press goes in --press-options as {"press": {"name": "snapkv"}}.
 \`evaluate\` measures each press against the uncompressed cache: mean KL divergence and top-1 agreement of the
 next-token distributions over held-out continuations of stories the model writes itself (seeded), and with
---out rewrites the "## Evaluation" section of that markdown file.`;
+--out rewrites the "## Evaluation" section of that markdown file.
 
-const STORY_PROMPTS = ['Once upon a time', 'One day, a little girl', 'Tom and his dog', 'There was a big tree', 'Lily wanted to', 'The sun was shining'];
+Example: presskv presses --kind scorer
+Example: presskv presses evaluate --model ./stories260K.gguf --ratios 0.5 --stories 2 --press snapkv`;
+
+const USAGE = PRESSES_USAGE;
+
+export const PRESSES_FLAGS = {
+  json: { type: 'boolean', default: false },
+  kind: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} satisfies FlagOptions;
+
+export const EVALUATE_FLAGS = {
+  model: { type: 'string' },
+  ratios: { type: 'string', default: '0.25,0.5,0.75' },
+  stories: { type: 'string', default: '4' },
+  context: { type: 'string', default: '400' },
+  continuation: { type: 'string', default: '48' },
+  press: { type: 'string' },
+  out: { type: 'string' },
+  device: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} satisfies FlagOptions;
 
 function numberList(value: string, flag: string): number[] {
   const out = value.split(',').map((s) => Number(s.trim()));
@@ -32,21 +70,8 @@ function numberList(value: string, flag: string): number[] {
 }
 
 function parseEvaluateArgs(argv: string[]) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      ratios: { type: 'string', default: '0.25,0.5,0.75' },
-      stories: { type: 'string', default: '4' },
-      context: { type: 'string', default: '400' },
-      continuation: { type: 'string', default: '48' },
-      press: { type: 'string' },
-      out: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  return { values, ratios: numberList(values.ratios!, 'ratios') };
+  const { values } = parseArgs({ args: argv, options: EVALUATE_FLAGS, strict: true });
+  return { values, ratios: numberList(values.ratios!, 'ratios'), device: deviceFlag(values.device, USAGE) };
 }
 
 async function runEvaluate(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): Promise<number> {
@@ -57,7 +82,7 @@ async function runEvaluate(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): 
     io.err(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
-  const { values, ratios } = parsed;
+  const { values, ratios, device } = parsed;
   if (!values.model) {
     io.err(`missing --model\n${USAGE}`);
     return 2;
@@ -73,7 +98,7 @@ async function runEvaluate(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): 
     io.err(`unknown press(es) ${unknown.join(', ')}; known: ${listPresses().map((p) => p.name).join(', ')}`);
     return 2;
   }
-  const model = await Model.load(values.model, { threads: 1 });
+  const model = await Model.load(values.model, { threads: 1, device });
   const files = await readModelFiles(model.info.path);
   const handle = callNative(() => nativeAddon().loadModel(files.spec, { threads: 1 }));
   const artefactDir = await mkdtemp(join(tmpdir(), 'presskv-evaluate-'));
@@ -171,7 +196,7 @@ export async function runPressesCommand(argv: string[], io: Pick<CommandIo, 'out
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { json: { type: 'boolean', default: false }, kind: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+      options: PRESSES_FLAGS,
       strict: true,
       allowPositionals: false,
     }));

@@ -1,18 +1,20 @@
 // `presskv tokenize`: text → token ids (and pieces) with a model's tokenizer.
 import { Model } from '../engine/model.js';
-import { parseFlags, requireFlag, type CommandIo } from './args.js';
+import { parseFlags, requireFlag, type CommandIo, type FlagOptions } from './args.js';
 
 export const TOKENIZE_USAGE = `presskv tokenize --model <path|id> --text <text> [--special] [--json]
 
-  --special   add the model's special tokens (BOS) as generation would; default: the text's tokens only
-  --json      print {"ids": [...], "pieces": [...], "count": n}`;
+  --model <path|id>  .gguf file, HF model directory, or org/name[@revision] from the Hugging Face hub
+  --text <text>      the text to tokenize
+  --special          add the model's special tokens (BOS) as generation would (default: off, the text's tokens only)
+  --json             print {"ids": [...], "pieces": [...], "count": n} (default: one "id<TAB>piece" line per token)
+
+Example: presskv tokenize --model ./stories260K.gguf --text "Hello world" --json`;
+
+export const TOKENIZE_FLAGS = { model: { type: 'string' }, text: { type: 'string' }, special: { type: 'boolean' }, json: { type: 'boolean' } } satisfies FlagOptions;
 
 export async function runTokenize(argv: string[], io: CommandIo): Promise<number> {
-  const flags = parseFlags(argv, { model: { type: 'string' }, text: { type: 'string' }, special: { type: 'boolean' }, json: { type: 'boolean' } }, TOKENIZE_USAGE);
-  if (flags.help) {
-    io.out(TOKENIZE_USAGE);
-    return 0;
-  }
+  const flags = parseFlags(argv, TOKENIZE_FLAGS, TOKENIZE_USAGE);
   const modelPath = requireFlag(flags.model, 'model', TOKENIZE_USAGE);
   if (flags.text === undefined) requireFlag(undefined, 'text', TOKENIZE_USAGE);
   const model = await Model.load(modelPath);

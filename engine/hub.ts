@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError, ModelNotFoundError } from './errors.js';
+import { assertFileOrDirectory } from './model-path-kind.js';
 
 export const HUB_URL = 'https://huggingface.co';
 const REQUIRED_FILES = ['config.json', 'tokenizer.json'];
@@ -57,7 +58,11 @@ export async function resolveModelPath(idOrPath: string, options: ResolveModelOp
   if (typeof idOrPath !== 'string' || idOrPath.trim() === '') {
     throw new InvalidArgumentError('A model path or hub id (org/name) is required');
   }
-  if (existsSync(idOrPath)) return path.resolve(idOrPath);
+  if (existsSync(idOrPath)) {
+    const local = path.resolve(idOrPath);
+    assertFileOrDirectory(local, await stat(local));
+    return local;
+  }
   const hubId = parseHubId(idOrPath);
   if (!hubId || idOrPath.startsWith('.') || path.isAbsolute(idOrPath)) {
     throw new ModelNotFoundError(`No model at ${path.resolve(idOrPath)}: the path does not exist (and it is not a hub id like org/name)`);

@@ -1,6 +1,7 @@
 // Turns a model on disk (a .gguf file or an HF-format directory) into the normalised ModelSpec the
 // native engine loads, plus what the tokenizer and chat template need. Headers only: weights stay on
 // disk for the native side to memory-map.
+import type { Stats } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
@@ -9,6 +10,7 @@ import {
   UnsupportedArchitectureError,
   UnsupportedDtypeError,
 } from './errors.js';
+import { assertFileOrDirectory } from './model-path-kind.js';
 import { GGML_TYPES, GgmlType, ggmlTypeName, ggufArray, ggufNumber, ggufString, readGguf, GGUF_MAGIC, type GgufFile, type GgufValue } from './gguf.js';
 import {
   SUPPORTED_ARCHITECTURES,
@@ -47,14 +49,16 @@ const SUPPORTED_LIST = SUPPORTED_ARCHITECTURES.join(', ');
 
 export async function readModelFiles(pathOrDir: string): Promise<ModelFiles> {
   const path = resolve(pathOrDir);
-  let isDir: boolean;
+  let stats: Stats;
   try {
-    isDir = (await stat(path)).isDirectory();
+    stats = await stat(path);
   } catch {
     throw new ModelNotFoundError(
       `Model not found: ${path} does not exist. Expected a .gguf file or an HF-format directory (config.json, model.safetensors, tokenizer.json).`,
     );
   }
+  assertFileOrDirectory(path, stats);
+  const isDir = stats.isDirectory();
   if (isDir) {
     const single = await loneGgufIn(path);
     return single ? readGgufModel(single) : readHfDirectory(path);
@@ -69,7 +73,12 @@ export async function readModelFiles(pathOrDir: string): Promise<ModelFiles> {
 async function loneGgufIn(dir: string): Promise<string | undefined> {
   if (await fileExists(join(dir, 'config.json'))) return undefined;
   const ggufs = (await readdir(dir)).filter((f) => f.toLowerCase().endsWith('.gguf'));
-  if (ggufs.length === 1) return join(dir, ggufs[0]);
+  if (ggufs.length === 1) {
+    // The file the directory stands for gets the same check as a path given directly.
+    const only = join(dir, ggufs[0]!);
+    assertFileOrDirectory(only, await stat(only));
+    return only;
+  }
   if (ggufs.length > 1) {
     throw new ModelNotFoundError(`${dir} holds several GGUF files (${ggufs.join(', ')}); pass the path of the one to load`);
   }

@@ -18,7 +18,6 @@ import type {
   LanguageModelV3GenerateResult,
   LanguageModelV3Message,
   LanguageModelV3Middleware,
-  LanguageModelV3Prompt,
   LanguageModelV3StreamPart,
   LanguageModelV3Usage,
   JSONValue,
@@ -28,13 +27,20 @@ import type { ChatMessage } from '../engine/chat-template.js';
 import type { ContextGenerateResult, ContextStore } from '../engine/context-store.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import type { PressSpec } from '../engine/presses/base.js';
-import { convertPrompt } from '../provider/convert-prompt.js';
-import { mapFinishReason } from '../provider/finish-reason.js';
-import { OutputSegmenter, type Segment } from '../provider/output-segments.js';
-import { prepareCall, type PreparedCall } from '../provider/prepare-call.js';
-import { presskvProviderOptionsSchema } from '../provider/provider-options.js';
-import { cacheCallContext, contextMessagesOf, type CachedContext } from './cache-context.js';
-import { renderContext } from '../server/chat-prompt-split.js';
+import {
+  cacheCallContext,
+  contextMessagesOf,
+  contextPartOf,
+  convertPrompt,
+  mapFinishReason,
+  OutputSegmenter,
+  prepareCall,
+  presskvProviderOptionsSchema,
+  renderContext,
+  type CachedContext,
+  type PreparedCall,
+  type Segment,
+} from '../provider/index.js';
 
 export interface ContextCacheMiddlewareOptions {
   /**
@@ -275,22 +281,6 @@ function withSkipNote(result: LanguageModelV3GenerateResult, contextId: string, 
   };
 }
 
-/** DESIGN.md §5: the prompt up to the last cache breakpoint, else everything before the final user message. */
-export function contextPartOf(prompt: LanguageModelV3Prompt): LanguageModelV3Prompt {
-  const marked = (o: { providerOptions?: Record<string, Record<string, unknown>> } | undefined) => {
-    const p = o?.providerOptions?.presskv;
-    return p?.cacheBreakpoint === true || p?.compress === true;
-  };
-  let last = -1;
-  prompt.forEach((message, i) => {
-    const parts = Array.isArray(message.content) ? (message.content as Array<{ providerOptions?: Record<string, Record<string, unknown>> }>) : [];
-    if (marked(message) || parts.some(marked)) last = i;
-  });
-  if (last >= 0) return prompt.slice(0, last + 1);
-  const finalUser = prompt.map((m) => m.role).lastIndexOf('user');
-  return finalUser > 0 ? prompt.slice(0, finalUser) : [];
-}
-
 /** A chat message as an AI SDK prompt message (the provider turns it back into the same chat message). */
 function toPromptMessage(message: ChatMessage): LanguageModelV3Message {
   const text = message.content ?? '';
@@ -298,5 +288,3 @@ function toPromptMessage(message: ChatMessage): LanguageModelV3Message {
   if (message.role === 'assistant') return { role: 'assistant', content: [{ type: 'text', text }] };
   return { role: 'user', content: [{ type: 'text', text }] };
 }
-
-

@@ -27,8 +27,8 @@ import type { Model } from '../engine/model.js';
 import { Press, type PressSpec } from '../engine/presses/base.js';
 import { pressSpecSchema } from '../engine/presses/prepare.js';
 import { createPress } from '../engine/presses/registry.js';
+import { PressContextStore } from '../provider/index.js';
 import { contextCacheMiddleware } from './context-cache-middleware.js';
-import { PressContextStore } from './press-context-store.js';
 
 export interface PressMiddlewareOptions {
   /** The press for every call (a call's providerOptions.presskv.press overrides it). None: calls without a press option pass through. */

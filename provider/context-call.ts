@@ -16,16 +16,16 @@
 // text. Calls the store cannot answer — constrained output (JSON, forced tool calls), tools in the template,
 // a template that renders the context differently once more messages follow — run on the model as before,
 // with the context in their prompt, and say why in providerMetadata.presskv.cacheSkipped.
-import type { LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt } from '@ai-sdk/provider';
+import type { LanguageModelV3CallOptions, LanguageModelV3Message } from '@ai-sdk/provider';
 import type { ChatMessage } from '../engine/chat-template.js';
 import type { ContextGenerateResult, ContextInfo, ContextStore } from '../engine/context-store.js';
 import { ContextNotFoundError } from '../engine/context-store.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import type { Model } from '../engine/model.js';
 import type { PressSpec } from '../engine/presses/base.js';
-import { cacheCallContext } from '../middleware/cache-context.js';
-import { contextPartOf } from '../middleware/context-cache-middleware.js';
-import { renderContext } from '../server/chat-prompt-split.js';
+import { cacheCallContext } from './cache-context.js';
+import { contextPartOf, hasCacheMark } from './context-part.js';
+import { renderContext } from './context-prompt.js';
 import { convertPrompt } from './convert-prompt.js';
 import { prepareCall, type PreparedCall } from './prepare-call.js';
 import { parsePresskvOptions } from './provider-options.js';
@@ -154,14 +154,6 @@ function contextMessagesOf(info: ContextInfo): ChatMessage[] {
     throw new InvalidArgumentError(`Context ${info.id} has no context messages to put before the call's prompt (it was stored from raw token ids, or with its question by a query-aware press such as FinchPress)`);
   }
   return meta.messages;
-}
-
-function hasCacheMark(prompt: LanguageModelV3Prompt): boolean {
-  const marked = (o: { providerOptions?: Record<string, Record<string, unknown>> } | undefined) => {
-    const p = o?.providerOptions?.presskv;
-    return p?.cacheBreakpoint === true || p?.compress === true;
-  };
-  return prompt.some((m) => marked(m) || (Array.isArray(m.content) && (m.content as Array<{ providerOptions?: Record<string, Record<string, unknown>> }>).some(marked)));
 }
 
 /** A stored context's chat message as a prompt message (the provider turns it back into the same chat message). */

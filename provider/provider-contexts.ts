@@ -6,8 +6,8 @@ import { ContextNotFoundError, ContextStore, type ContextInfo, type ContextStore
 import { InvalidArgumentError } from '../engine/errors.js';
 import type { Model } from '../engine/model.js';
 import type { PressSpec } from '../engine/presses/base.js';
-import { cacheContext, type CachedContext } from '../middleware/cache-context.js';
-import { PressContextStore } from '../middleware/press-context-store.js';
+import { cacheContext, type CachedContext } from './cache-context.js';
+import { PressContextStore } from './press-context-store.js';
 import type { ContextStores } from './context-call.js';
 
 export interface CacheContextSettings {

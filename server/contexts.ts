@@ -3,7 +3,8 @@
 // returned as is), GET lists or describes, PATCH { ttl_seconds } extends, DELETE removes.
 import { Hono } from 'hono';
 import type { ContextInfo } from '../engine/context-store.js';
-import { contextMessagesOf, renderContext } from './chat-prompt-split.js';
+import { renderContext } from '../provider/index.js';
+import { contextMessagesOf } from './openai-messages.js';
 import { HttpError } from './openai-errors.js';
 import { readJsonBody } from './read-body.js';
 import { createContextRequestSchema, extendContextRequestSchema, type PressInput } from './schemas.js';

@@ -4,8 +4,9 @@
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContextStore } from '../engine/context-store.js';
-import { cacheContext } from '../middleware/cache-context.js';
-import { contextCacheMiddleware, contextPartOf } from '../middleware/context-cache-middleware.js';
+import { cacheContext } from '../provider/cache-context.js';
+import { contextPartOf } from '../provider/context-part.js';
+import { contextCacheMiddleware } from '../middleware/context-cache-middleware.js';
 import { createPressKV, type PressKVProvider } from '../provider/create-presskv.js';
 import { tinyModelPath } from './helpers/tiny-models.js';
 

@@ -6,7 +6,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../engine/chat-template.js';
-import { renderContext, renderConversation, questionAfterContext } from '../server/chat-prompt-split.js';
+import { renderContext, renderConversation, questionAfterContext } from '../provider/context-prompt.js';
 import { startServer, type RunningServer } from '../server/serve.js';
 import { tinyModelPath } from './helpers/tiny-models.js';
 

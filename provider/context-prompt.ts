@@ -1,25 +1,12 @@
-// OpenAI chat messages → the model's token ids, split into [context | question] (DESIGN.md §5): a stored
+// Chat messages → the model's token ids, split into [context | question] (DESIGN.md §5): a stored
 // context's messages come first and are rendered alone (no generation prompt) into the context's tokens;
-// the request's messages are what the full conversation's rendering adds after that text.
+// the request's messages are what the full conversation's rendering adds after that text. Lives in the
+// provider floor because the provider, the middleware and the server all split prompts the same way.
 import { renderChatTemplate, type ChatMessage } from '../engine/chat-template.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import type { Model } from '../engine/model.js';
-import { buildChatPrompt } from '../provider/chat-prompt.js';
-import { rawPromptText } from '../provider/convert-prompt.js';
-import type { ChatMessageInput } from './schemas.js';
-
-export function toChatMessages(messages: readonly ChatMessageInput[]): ChatMessage[] {
-  return messages.map((m) => {
-    const content = m.content === null || m.content === undefined ? '' : typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join('\n');
-    // Chat templates know system, user and assistant; OpenAI's developer role is its newer name for system.
-    return { role: m.role === 'developer' ? 'system' : m.role, content };
-  });
-}
-
-/** A context given as a plain string is a document: the system message every later question reads. */
-export function contextMessagesOf(content: string | readonly ChatMessageInput[]): ChatMessage[] {
-  return typeof content === 'string' ? [{ role: 'system', content }] : toChatMessages(content);
-}
+import { buildChatPrompt } from './chat-prompt.js';
+import { rawPromptText } from './convert-prompt.js';
 
 /** The text and token ids of context messages alone, as they begin every prompt that follows them. */
 export function renderContext(model: Model, messages: ChatMessage[]): { text: string; tokenIds: number[] } {

@@ -8,7 +8,7 @@ import type { ContextInfo, ContextStore } from '../engine/context-store.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import type { PressSpec } from '../engine/presses/base.js';
 import { pressPrefillPlan } from '../engine/presses/finch.js';
-import { renderContext } from '../server/chat-prompt-split.js';
+import { renderContext } from './context-prompt.js';
 
 export interface CacheContextOptions {
   /** A document or instructions: stored as the system message. */
