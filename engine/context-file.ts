@@ -6,7 +6,7 @@
 // file from another model, tokenizer or press is refused instead of silently giving wrong answers; the
 // trailing sha256 catches any damaged byte. Writes are atomic: temp file, fsync, rename, fsync of the dir.
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PressKVError, type PressKVErrorCode } from './errors.js';
 import type { ContextIdentity } from './context-key.js';
@@ -130,9 +130,66 @@ export function checkContextIdentity(header: ContextFileHeader, expected: Contex
   }
 }
 
+// Temp files are `.<file name>.<writer pid>.<12 hex>.tmp` beside their target. A crash between open and rename
+// leaves one behind; the store removes those when it opens its cacheDir (removeStaleContextTempFiles).
+const CONTEXT_TEMP_FILE = new RegExp(`^\\.ctx_[0-9a-f]{32}${CONTEXT_FILE_EXTENSION.replace('.', '\\.')}\\.(\\d+)\\.[0-9a-f]{12}\\.tmp$`);
+
+/** Temp files this process is writing now: never stale, whatever another store in the process decides. */
+const tempFilesInFlight = new Set<string>();
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** Whether the process with this pid is gone (EPERM: it exists under another user, so it may still be writing). */
+function processIsGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Removes the context temp files a crashed writer left in `dir`: only names in the store's own temp form, and
+ * only when their writer is gone (or is this process, which is not writing them), so another server sharing
+ * the directory keeps the files it is writing. Returns the names removed.
+ */
+export async function removeStaleContextTempFiles(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = CONTEXT_TEMP_FILE.exec(name);
+    if (!match) continue;
+    const path = join(dir, name);
+    const pid = Number(match[1]);
+    const stale = pid === process.pid ? !tempFilesInFlight.has(path) : processIsGone(pid);
+    if (!stale) continue;
+    await rm(path, { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
 /** Writes `bytes` to `path` so that a reader sees either the old file or the whole new one, never a part. */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = tempPathFor(path);
+  tempFilesInFlight.add(temp);
+  try {
+    await writeThroughTemp(temp, path, bytes);
+  } finally {
+    tempFilesInFlight.delete(temp);
+  }
+}
+
+async function writeThroughTemp(temp: string, path: string, bytes: Uint8Array): Promise<void> {
   const handle = await open(temp, 'wx', 0o600);
   try {
     await handle.writeFile(bytes);

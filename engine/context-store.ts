@@ -20,6 +20,7 @@ import {
   CONTEXT_FILE_VERSION,
   encodeContextFile,
   readContextFile,
+  removeStaleContextTempFiles,
   writeFileAtomic,
   type ContextFileHeader,
 } from './context-file.js';
@@ -149,6 +150,11 @@ export class ContextStore {
   private readonly sweeper: NodeJS.Timeout;
   private disposed = false;
   readonly cacheDir?: string;
+  /**
+   * Settles once the cacheDir is rid of the temp files a crashed write left behind (removeStaleContextTempFiles);
+   * a directory that cannot be read is reported as a warning, since the store still works without the clean-up.
+   */
+  readonly ready: Promise<void>;
 
   constructor(
     readonly model: Model,
@@ -162,6 +168,12 @@ export class ContextStore {
     this.defaultTtlSeconds = options.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS;
     this.now = options.now ?? Date.now;
     this.cacheDir = options.cacheDir;
+    this.ready = this.cacheDir
+      ? removeStaleContextTempFiles(this.cacheDir).then(
+          () => undefined,
+          (err: unknown) => console.warn(`presskv: could not remove stale temp files in ${this.cacheDir}: ${(err as Error).message}`),
+        )
+      : Promise.resolve();
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_MS);
     this.sweeper.unref();
   }
@@ -230,6 +242,7 @@ export class ContextStore {
   /** Every stored context: resident ones and, with a cacheDir, the valid files in it. */
   async list(): Promise<ContextInfo[]> {
     this.assertLive();
+    await this.ready;
     await this.sweep();
     if (this.cacheDir && existsSync(this.cacheDir)) {
       for (const file of await readdir(this.cacheDir)) {
@@ -353,6 +366,7 @@ export class ContextStore {
     if (this.disposed) return;
     this.disposed = true;
     clearInterval(this.sweeper);
+    await this.ready;
     await Promise.allSettled([...this.building.values()]);
     await Promise.all([...this.entries.values()].map((e) => e.session?.dispose()));
     this.entries.clear();

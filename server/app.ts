@@ -31,6 +31,11 @@ export interface PressKVAppOptions {
   /** The context store to use (default: one created for the model with contextStore's options). */
   store?: ContextStore;
   contextStore?: ContextStoreOptions;
+  /**
+   * Abort it when the server shuts down: open SSE streams then end with an OpenAI-style error event and
+   * running requests with a 503, instead of being cut without a word when the connections close.
+   */
+  shutdownSignal?: AbortSignal;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -61,7 +66,7 @@ export function createPressKVApp(options: PressKVAppOptions): Hono {
         ),
     }),
   );
-  v1.route('/', chatCompletionsRoutes(served));
+  v1.route('/', chatCompletionsRoutes(served, { shutdownSignal: options.shutdownSignal }));
   v1.route('/', modelsRoutes(served));
   v1.route('/', contextsRoutes(served));
 

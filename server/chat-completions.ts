@@ -5,8 +5,10 @@
 // A request whose prompt starts with a stored context — uncompressed or compressed by any press — reuses it
 // automatically (ContextStore.findPrefix: the longest such context, then the most recently used); the reply's
 // presskv.context_id / context_press say which, usage.prompt_tokens_details.cached_tokens how many tokens it covered.
+// `response_format` json_object / json_schema is decoded under a JSON grammar (server/response-format.ts).
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
+import type { ChatMessage } from '../engine/chat-template.js';
 import type { ContextUse } from '../engine/context-store.js';
 import type { Model } from '../engine/model.js';
 import type { GenerateOptions, GenerateResult } from '../engine/types.js';
@@ -16,6 +18,8 @@ import { HttpError, toOpenAIError } from './openai-errors.js';
 import { readJsonBody } from './read-body.js';
 import { chatCompletionRequestSchema, type ChatCompletionRequest } from './schemas.js';
 import { checkModelName, type ServedModel } from './served-model.js';
+import { generateJson, jsonOutputOf, type JsonOutput } from './response-format.js';
+import { serverShuttingDownError } from './shutdown.js';
 import { sseResponse } from './sse.js';
 
 interface Plan {
@@ -25,7 +29,13 @@ interface Plan {
   promptTokens: number;
 }
 
-export function chatCompletionsRoutes(served: ServedModel): Hono {
+export interface ChatCompletionsOptions {
+  /** Fires when the server shuts down: running requests end with a server_shutting_down error. */
+  shutdownSignal?: AbortSignal;
+}
+
+export function chatCompletionsRoutes(served: ServedModel, routeOptions: ChatCompletionsOptions = {}): Hono {
+  const { shutdownSignal } = routeOptions;
   const routes = new Hono();
   routes.post('/chat/completions', async (c) => {
     const request = chatCompletionRequestSchema.parse(await readJsonBody(c));
@@ -37,7 +47,9 @@ export function chatCompletionsRoutes(served: ServedModel): Hono {
     const options = generateOptionsOf(request, plan);
 
     if (!request.stream) {
-      const result = await plan.run({ ...options, signal: c.req.raw.signal });
+      const signal = shutdownSignal ? AbortSignal.any([c.req.raw.signal, shutdownSignal]) : c.req.raw.signal;
+      const result = await plan.run({ ...options, signal });
+      if (result.finishReason === 'abort' && shutdownSignal?.aborted) throw serverShuttingDownError();
       if (result.finishReason === 'abort') throw new HttpError(499 as never, 'The client closed the request', 'invalid_request_error', 'aborted');
       return c.json({
         ...base,
@@ -62,7 +74,11 @@ export function chatCompletionsRoutes(served: ServedModel): Hono {
         chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReasonOf(result) }]);
         if (includeUsage) chunk([], { usage: usageOf(result), ...presskvOf(result) });
       },
-      { requestSignal: c.req.raw.signal, errorBody: (err) => toOpenAIError(err).body },
+      {
+        requestSignal: c.req.raw.signal,
+        errorBody: (err) => toOpenAIError(err).body,
+        shutdown: shutdownSignal && { signal: shutdownSignal, body: toOpenAIError(serverShuttingDownError()).body },
+      },
     );
   });
   return routes;
@@ -72,6 +88,8 @@ async function planOf(served: ServedModel, request: ChatCompletionRequest): Prom
   const model = await served.model();
   const store = await served.store();
   const messages = toChatMessages(request.messages);
+  const json = jsonOutputOf(request);
+  if (json) return jsonPlanOf(model, request, messages, json);
   if (request.context_id) {
     const info = await store.get(request.context_id);
     const meta = info.meta as { messages?: unknown; text?: unknown } | null;
@@ -94,6 +112,18 @@ async function planOf(served: ServedModel, request: ChatCompletionRequest): Prom
     return { model, promptTokens: prompt.tokenIds.length, run: (options) => store.generate(match.id, question, options) };
   }
   return { model, promptTokens: prompt.tokenIds.length, run: (options) => model.generate(prompt.tokenIds, options) };
+}
+
+/**
+ * JSON output is constrained token by token on the model with the whole prompt: a stored context's
+ * generation path cannot apply a grammar, so prefix reuse is skipped and naming a context is refused.
+ */
+function jsonPlanOf(model: Model, request: ChatCompletionRequest, messages: ChatMessage[], json: JsonOutput): Plan {
+  if (request.context_id) {
+    throw new HttpError(400, 'response_format with context_id is not supported: JSON output is decoded on the whole prompt, not on a stored context', 'invalid_request_error', 'unsupported_parameter', 'response_format');
+  }
+  const prompt = renderConversation(model, messages);
+  return { model, promptTokens: prompt.tokenIds.length, run: (options) => generateJson(model, prompt.tokenIds, json, options) };
 }
 
 function generateOptionsOf(request: ChatCompletionRequest, plan: Plan): GenerateOptions {

@@ -18,6 +18,22 @@ export type ChatMessageInput = z.infer<typeof chatMessageSchema>;
 
 const messages = z.array(chatMessageSchema).min(1, 'needs at least one message');
 
+/** OpenAI's response_format: free text, any JSON object/array, or JSON matching a schema (constrained decoding). */
+const responseFormatSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({
+    type: z.literal('json_schema'),
+    json_schema: z.object({
+      name: z.string().regex(/^[\w-]{1,64}$/, 'must be 1 to 64 letters, digits, underscores or dashes'),
+      description: z.string().optional(),
+      schema: z.record(z.string(), z.unknown()).optional(),
+      // The grammar always enforces what it supports, so strict true and false decode alike.
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
+
 export const chatCompletionRequestSchema = z.object({
   model: z.string().min(1),
   messages,
@@ -42,21 +58,32 @@ export const chatCompletionRequestSchema = z.object({
   context_id: z.string().min(1).nullish(),
   tools: z.array(z.unknown()).max(0, 'tools are not supported by the presskv server yet (use the AI SDK provider)').nullish(),
   logprobs: z.literal(false, { error: 'logprobs are not supported' }).nullish(),
+  response_format: responseFormatSchema.nullish(),
   user: z.string().optional(),
 });
 
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
-/** A press as JSON: `{ "name": "snapkv", "compression_ratio": 0.5, ...options }` (snake_case or camelCase options). */
-export const pressSchema: z.ZodType<PressInput> = z.lazy(() =>
-  z
-    .object({
-      name: z.string().min(1),
-      press: pressSchema.optional(),
-      presses: z.array(pressSchema).optional(),
-    })
-    .catchall(z.unknown()),
-);
+/** How deep wrapper (`press`) and composed (`presses`) presses may nest; real configurations use two or three. */
+export const MAX_PRESS_DEPTH = 8;
+
+/**
+ * A press as JSON: `{ "name": "snapkv", "compression_ratio": 0.5, ...options }` (snake_case or camelCase options).
+ * Built level by level rather than recursively, so a body nested thousands deep stops at MAX_PRESS_DEPTH with a
+ * 400 instead of recursing through the whole body.
+ */
+function pressSchemaAt(level: number): z.ZodType<PressInput> {
+  const inner =
+    level < MAX_PRESS_DEPTH
+      ? { press: pressSchemaAt(level + 1).optional(), presses: z.array(pressSchemaAt(level + 1)).optional() }
+      : {
+          press: z.undefined({ error: `presses nest at most ${MAX_PRESS_DEPTH} levels deep` }),
+          presses: z.undefined({ error: `presses nest at most ${MAX_PRESS_DEPTH} levels deep` }),
+        };
+  return z.object({ name: z.string().min(1), ...inner }).catchall(z.unknown()) as z.ZodType<PressInput>;
+}
+
+export const pressSchema: z.ZodType<PressInput> = pressSchemaAt(1);
 
 export interface PressInput {
   name: string;
@@ -65,13 +92,22 @@ export interface PressInput {
   [option: string]: unknown;
 }
 
+/** One year: a longer lease is a mistake (or 1e300), not a plan; absent = the store's default TTL. */
+export const MAX_TTL_SECONDS = 31_536_000;
+
+const ttlSeconds = z
+  .number()
+  .int('must be a whole number of seconds')
+  .min(1, 'must be at least 1 second (leave ttl_seconds out for the server default)')
+  .max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} seconds (one year)`);
+
 export const createContextRequestSchema = z.object({
   content: z.union([z.string().min(1, 'must not be empty'), messages]),
   press: pressSchema.nullish(),
-  ttl_seconds: z.number().min(0).nullish(),
+  ttl_seconds: ttlSeconds.nullish(),
   name: z.string().max(256).nullish(),
 });
 
 export type CreateContextRequest = z.infer<typeof createContextRequestSchema>;
 
-export const extendContextRequestSchema = z.object({ ttl_seconds: z.number().min(0) });
+export const extendContextRequestSchema = z.object({ ttl_seconds: ttlSeconds });

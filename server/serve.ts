@@ -6,6 +6,7 @@ import { ContextStore } from '../engine/context-store.js';
 import { Model } from '../engine/model.js';
 import type { LoadOptions } from '../engine/types.js';
 import { createPressKVApp } from './app.js';
+import { closeHttpServer } from './shutdown.js';
 
 export interface ServeOptions {
   /** A .gguf file, an HF model directory or an org/name hub id. */
@@ -30,7 +31,10 @@ export interface RunningServer {
   host: string;
   model: Model;
   store: ContextStore;
-  /** Stops listening, frees the stored contexts (their files stay) and the model. */
+  /**
+   * Stops listening, ends open streams with a server_shutting_down error event (running non-streaming requests
+   * get a 503), then frees the stored contexts (their files stay) and the model.
+   */
   close(): Promise<void>;
 }
 
@@ -38,7 +42,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const host = options.host ?? '127.0.0.1';
   const model = await Model.load(options.model, options.load);
   const store = new ContextStore(model, { cacheDir: options.cacheDir, maxBytes: options.maxContextBytes });
-  const app = createPressKVApp({ model, store, modelName: options.modelName, apiKey: options.apiKey, maxBodyBytes: options.maxBodyBytes });
+  // A crash's leftover temp files are gone before the first request looks at the cache directory.
+  await store.ready;
+  const shutdown = new AbortController();
+  const app = createPressKVApp({
+    model,
+    store,
+    modelName: options.modelName,
+    apiKey: options.apiKey,
+    maxBodyBytes: options.maxBodyBytes,
+    shutdownSignal: shutdown.signal,
+  });
   let server: ServerType;
   let port: number;
   try {
@@ -61,11 +75,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     store,
     close: () =>
       (closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          // Open keep-alive or streaming connections would hold close() forever.
-          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-        });
+        // Streams end with an error event first, so clients learn the answer was cut short.
+        shutdown.abort();
+        await closeHttpServer(server);
         await store.dispose();
         model.dispose();
       })()),

@@ -1,5 +1,6 @@
 // Server-sent events for streamed chat completions: `data: <json>\n\n` frames, `data: [DONE]` at the end.
-// The stream's own cancel (the client went away) and the request's signal both abort the producer.
+// The stream's own cancel (the client went away) and the request's signal both abort the producer. When the
+// server shuts down (shutdownSignal), the stream ends with an `{ error }` event instead of being cut.
 
 export type SendEvent = (data: unknown) => void;
 
@@ -9,12 +10,19 @@ export type SendEvent = (data: unknown) => void;
  */
 export function sseResponse(
   produce: (send: SendEvent, signal: AbortSignal) => Promise<void>,
-  options: { requestSignal?: AbortSignal; errorBody: (err: unknown) => unknown },
+  options: {
+    requestSignal?: AbortSignal;
+    errorBody: (err: unknown) => unknown;
+    /** When `signal` fires (the server stops) the stream sends `body`, then ends (no [DONE]: the answer is cut short). */
+    shutdown?: { signal: AbortSignal; body: unknown };
+  },
 ): Response {
   const abort = new AbortController();
   const onRequestAbort = () => abort.abort();
   options.requestSignal?.addEventListener('abort', onRequestAbort, { once: true });
   if (options.requestSignal?.aborted) abort.abort();
+  let endForShutdown: (() => void) | undefined;
+  const onShutdown = () => endForShutdown?.();
   const encoder = new TextEncoder();
   let closed = false;
 
@@ -29,6 +37,26 @@ export function sseResponse(
         }
       };
       const send: SendEvent = (data) => write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+      const end = () => {
+        options.requestSignal?.removeEventListener('abort', onRequestAbort);
+        options.shutdown?.signal.removeEventListener('abort', onShutdown);
+        if (!closed) {
+          closed = true;
+          try {
+            controller.close();
+          } catch {
+            // already cancelled by the client
+          }
+        }
+      };
+      // The error goes out at once, not after the producer unwinds: the server closes connections soon after.
+      endForShutdown = () => {
+        send(options.shutdown!.body);
+        end();
+        abort.abort();
+      };
+      if (options.shutdown?.signal.aborted) endForShutdown();
+      else options.shutdown?.signal.addEventListener('abort', onShutdown, { once: true });
       produce(send, abort.signal)
         .then(
           () => send('[DONE]'),
@@ -36,20 +64,11 @@ export function sseResponse(
             if (!abort.signal.aborted) send(options.errorBody(err));
           },
         )
-        .finally(() => {
-          options.requestSignal?.removeEventListener('abort', onRequestAbort);
-          if (!closed) {
-            closed = true;
-            try {
-              controller.close();
-            } catch {
-              // already cancelled by the client
-            }
-          }
-        });
+        .finally(end);
     },
     cancel() {
       closed = true;
+      options.shutdown?.signal.removeEventListener('abort', onShutdown);
       abort.abort();
     },
   });
