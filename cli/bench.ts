@@ -1,26 +1,33 @@
 // `presskv bench`: prefill and decode speed of presskv beside llama.cpp (node-llama-cpp) on the same GGUF,
-// the same prompt tokens and the same thread count, in one run, with the ratios and roofline figures.
+// the same prompt tokens and the same thread count, in one run, with the ratios and roofline figures. The roofline
+// is measured at the start of each thread count (memory read bandwidth, fp32 FMA peak: engine measureCeilings), so
+// every figure is a share of what this machine does now, not of numbers written down once.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 
 import { Model } from '../engine/model.js';
+import { measureCeilings, type MeasuredCeilings } from '../engine/system-info.js';
 import type { FlagOptions } from './args.js';
 import { DEVICE_FLAG_USAGE, deviceFlag } from './device-flag.js';
 import { loadLlamaCppPeer, type LlamaCppPeer } from './llama-cpp-peer.js';
 
-/** This machine class's measured ceilings (2 threads), used to express results as fractions of them. */
-const DEFAULT_BANDWIDTH_GBS = 22;
-const DEFAULT_PEAK_GFLOPS = 271;
-
 export interface BenchRow {
-  /** 'presskv' maps the weights; 'presskv --no-mmap' reads them into private memory first (as llama.cpp --no-mmap). */
-  engine: 'presskv' | 'presskv --no-mmap' | 'llama.cpp';
+  /** 'presskv': the default (weights read into private memory); 'presskv --mmap': weights memory-mapped. */
+  engine: 'presskv' | 'presskv --mmap' | 'llama.cpp';
   contextTokens: number;
   threads: number;
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
+  /** (weight bytes + KV bytes read per decode step) × steps/s. */
   decodeGBPerSecond: number;
+  /** decodeGBPerSecond over the measured read bandwidth with this many threads. */
+  decodeRooflineFraction: number;
+  /** The decode speed the measured bandwidth allows: its bytes per step read at that bandwidth. */
+  decodeRooflineTokensPerSecond: number;
+  /** (2 × parameters + causal attention) FLOPs of the prompt over the prefill time. */
   prefillGFlopPerSecond: number;
+  /** prefillGFlopPerSecond over the measured fp32 FMA peak with this many threads. */
+  prefillPeakFraction: number;
 }
 
 /** Aggregate decode speed of several requests decoding at once (--concurrency): their steps share forward passes. */
@@ -44,7 +51,8 @@ export const BENCH_USAGE = `presskv bench --model <file.gguf> [options]
   --decode-tokens <n>        tokens to decode after each prompt (default 32)
   --peer <llama.cpp|none>    the engine to compare with (default llama.cpp, through node-llama-cpp)
   --flash-attention          llama.cpp with flash attention (default off)
-  --mmap <on|off|both>       presskv with mapped weights, read-in weights, or both rows (default both)
+  --mmap <on|off|both>       presskv with mapped weights (on), weights read into memory (off, the default
+                             setting of Model.load) or both rows (default both)
   --peer-dir <dir>           where node-llama-cpp is installed (default .bench/node-llama-cpp)
   --concurrency <n,...>      also decode n requests at once and report the aggregate speed (default: none)
   ${DEVICE_FLAG_USAGE}
@@ -106,15 +114,20 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
     return 2;
   }
   const device = deviceFlag(values.device, USAGE);
-  const mmapModes = values.mmap === 'both' ? [true, false] : [values.mmap === 'on'];
+  const mmapModes = values.mmap === 'both' ? [false, true] : [values.mmap === 'on'];
   const modelPath = resolve(values.model);
   let peer: LlamaCppPeer | undefined;
   if (values.peer === 'llama.cpp') peer = await loadLlamaCppPeer(resolve(values['peer-dir']!), io.err);
 
   const rows: BenchRow[] = [];
   const concurrencyRows: ConcurrencyRow[] = [];
+  const ceilings: MeasuredCeilings[] = [];
   const maxContext = Math.max(...contexts) + decodeTokens + 16;
   for (const threads of threadCounts) {
+    // Measured before the models load, on a machine with nothing of ours running.
+    const ceiling = measureCeilings(threads);
+    ceilings.push(ceiling);
+    io.err(describeCeilings(ceiling));
     const models = await Promise.all(mmapModes.map((mmap) => Model.load(modelPath, { threads, contextLength: maxContext, mmap, device })));
     const { config } = models[0]!.info;
     const weightBytes = models[0]!.info.weightBytes;
@@ -125,21 +138,28 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
         // KV bytes one decode step reads at this context (f16 K and V for every layer and kv head).
         const kvBytes = contextTokens * config.nLayers * config.nKvHeads * config.headDim * 2 * 2;
         const prefillFlops = 2 * params * contextTokens + 2 * config.nLayers * config.nHeads * config.headDim * contextTokens * contextTokens;
-        const row = (engine: BenchRow['engine'], prefillMs: number, decodeMs: number, decoded: number): BenchRow => ({
-          engine,
-          contextTokens,
-          threads,
-          prefillTokensPerSecond: (contextTokens / prefillMs) * 1000,
-          decodeTokensPerSecond: (decoded / decodeMs) * 1000,
-          decodeGBPerSecond: ((weightBytes + kvBytes) * decoded) / (decodeMs / 1000) / 1e9,
-          prefillGFlopPerSecond: prefillFlops / (prefillMs / 1000) / 1e9,
-        });
+        const row = (engine: BenchRow['engine'], prefillMs: number, decodeMs: number, decoded: number): BenchRow => {
+          const decodeGBPerSecond = ((weightBytes + kvBytes) * decoded) / (decodeMs / 1000) / 1e9;
+          const prefillGFlopPerSecond = prefillFlops / (prefillMs / 1000) / 1e9;
+          return {
+            engine,
+            contextTokens,
+            threads,
+            prefillTokensPerSecond: (contextTokens / prefillMs) * 1000,
+            decodeTokensPerSecond: (decoded / decodeMs) * 1000,
+            decodeGBPerSecond,
+            decodeRooflineFraction: decodeGBPerSecond / ceiling.readGBPerSecond,
+            decodeRooflineTokensPerSecond: (ceiling.readGBPerSecond * 1e9) / (weightBytes + kvBytes),
+            prefillGFlopPerSecond,
+            prefillPeakFraction: prefillGFlopPerSecond / ceiling.fmaGFlopPerSecond,
+          };
+        };
         for (const [i, model] of models.entries()) {
           const ours = await model.generate(prompt, { maxTokens: decodeTokens, temperature: 0, stopTokenIds: [] });
           // The first token is sampled from the prefill's logits and the last one is never evaluated, so
           // decodeMs holds one forward step per generated token but one; the peer's count is its steps too.
           const decodeSteps = ours.generatedTokenIds.length - 1;
-          rows.push(row(mmapModes[i] ? 'presskv' : 'presskv --no-mmap', ours.timings.prefillMs, ours.timings.decodeMs, decodeSteps));
+          rows.push(row(mmapModes[i] ? 'presskv --mmap' : 'presskv', ours.timings.prefillMs, ours.timings.decodeMs, decodeSteps));
           io.err(describe(rows.at(-1)!));
         }
         for (const concurrency of concurrencies) {
@@ -160,13 +180,13 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
     model: values.model,
     decodeTokens,
     peer: peer ? { engine: 'llama.cpp', via: `node-llama-cpp@${peer.version}`, flashAttention: values['flash-attention'], systemInfo: peer.systemInfo } : null,
-    ceilings: { bandwidthGBs: DEFAULT_BANDWIDTH_GBS, peakGFlops: DEFAULT_PEAK_GFLOPS },
+    ceilings,
     rows,
     ratios: ratiosOf(rows),
     ...(concurrencies.length ? { concurrency: concurrencyRows } : {}),
   };
   if (values.json) io.out(JSON.stringify(report, null, 2));
-  else io.out(table(report.rows, report.ratios) + (concurrencies.length ? `\n\n${concurrencyTable(concurrencyRows)}` : ''));
+  else io.out(ceilingsTable(ceilings) + '\n\n' + table(report.rows, report.ratios) + (concurrencies.length ? `\n\n${concurrencyTable(concurrencyRows)}` : ''));
   return 0;
 }
 
@@ -222,6 +242,18 @@ function describe(r: BenchRow): string {
   return `${r.engine.padEnd(17)} ctx ${String(r.contextTokens).padStart(5)} threads ${r.threads}: prefill ${r.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${r.decodeTokensPerSecond.toFixed(2)} tok/s`;
 }
 
+function describeCeilings(c: MeasuredCeilings): string {
+  return `ceilings, ${c.threads} thread${c.threads === 1 ? '' : 's'} (${c.kernels}): read ${c.readGBPerSecond.toFixed(1)} GB/s, fp32 FMA ${c.fmaGFlopPerSecond.toFixed(0)} GFLOP/s`;
+}
+
+function ceilingsTable(ceilings: MeasuredCeilings[]): string {
+  return [
+    '| threads | kernels | measured read bandwidth GB/s | measured fp32 FMA GFLOP/s |',
+    '|---:|---|---:|---:|',
+    ...ceilings.map((c) => `| ${c.threads} | ${c.kernels} | ${c.readGBPerSecond.toFixed(1)} | ${c.fmaGFlopPerSecond.toFixed(0)} |`),
+  ].join('\n');
+}
+
 function describeConcurrency(r: ConcurrencyRow): string {
   return `presskv x${String(r.concurrency).padEnd(8)} ctx ${String(r.contextTokens).padStart(5)} threads ${r.threads}: decode ${r.aggregateDecodeTokensPerSecond.toFixed(2)} tok/s aggregate, ${r.perRequestDecodeTokensPerSecond.toFixed(2)} tok/s per request`;
 }
@@ -238,17 +270,18 @@ function concurrencyTable(rows: ConcurrencyRow[]): string {
 
 function table(rows: BenchRow[], ratios: ReturnType<typeof ratiosOf>): string {
   const lines = [
-    '| engine | context | threads | prefill tok/s | decode tok/s | decode GB/s (% of 22) | prefill GFLOP/s (% of 271) |',
+    '| engine | context | threads | prefill tok/s | decode tok/s (roofline) | decode GB/s (% of measured) | prefill GFLOP/s (% of measured) |',
     '|---|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) =>
-      `| ${r.engine} | ${r.contextTokens} | ${r.threads} | ${r.prefillTokensPerSecond.toFixed(1)} | ${r.decodeTokensPerSecond.toFixed(2)} | ` +
-      `${r.decodeGBPerSecond.toFixed(1)} (${((100 * r.decodeGBPerSecond) / DEFAULT_BANDWIDTH_GBS).toFixed(0)} %) | ` +
-      `${r.prefillGFlopPerSecond.toFixed(1)} (${((100 * r.prefillGFlopPerSecond) / DEFAULT_PEAK_GFLOPS).toFixed(0)} %) |`),
+      `| ${r.engine} | ${r.contextTokens} | ${r.threads} | ${r.prefillTokensPerSecond.toFixed(1)} | ` +
+      `${r.decodeTokensPerSecond.toFixed(2)} (${r.decodeRooflineTokensPerSecond.toFixed(1)}) | ` +
+      `${r.decodeGBPerSecond.toFixed(1)} (${(100 * r.decodeRooflineFraction).toFixed(0)} %) | ` +
+      `${r.prefillGFlopPerSecond.toFixed(1)} (${(100 * r.prefillPeakFraction).toFixed(0)} %) |`),
   ];
   if (ratios.length) {
     lines.push('', '| presskv weights | context | threads | prefill presskv/llama.cpp | decode presskv/llama.cpp |', '|---|---:|---:|---:|---:|');
     for (const r of ratios) {
-      lines.push(`| ${r.engine === 'presskv' ? 'mmap' : 'no-mmap'} | ${r.contextTokens} | ${r.threads} | ${r.prefill.toFixed(2)}× | ${r.decode.toFixed(2)}× |`);
+      lines.push(`| ${r.engine === 'presskv' ? 'read (default)' : 'mapped (--mmap)'} | ${r.contextTokens} | ${r.threads} | ${r.prefill.toFixed(2)}× | ${r.decode.toFixed(2)}× |`);
     }
   }
   return lines.join('\n');

@@ -3,7 +3,7 @@ export { Model } from './model.js';
 export { Session, type SessionOptions } from './session.js';
 export { GenerateStream, type TokenEvent } from './generate-stream.js';
 export { DEFAULT_SAMPLING, samplingSchema, generateOptionsSchema, parseSampling } from './generate.js';
-export { systemInfo } from './system-info.js';
+export { measureCeilings, systemInfo, type MeasuredCeilings } from './system-info.js';
 export { parseDevice, type DeviceName } from './device.js';
 export * from './errors.js';
 export type * from './types.js';

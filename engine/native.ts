@@ -109,8 +109,22 @@ export interface NativeSystemInfo {
   };
 }
 
+/** This machine's ceilings with `threads` threads, measured by the CPU kernels presskv runs (cpu/ceiling-probe.h). */
+export interface MeasuredCeilings {
+  threads: number;
+  /** The kernel table that ran the probes: 'avx512' | 'avx2' | 'portable'. */
+  kernels: string;
+  /** Best streaming read bandwidth over a buffer far larger than the caches (GB/s, 1e9 bytes). */
+  readGBPerSecond: number;
+  /** Best fp32 FMA throughput over independent chains on every thread (GFLOP/s). */
+  fmaGFlopPerSecond: number;
+  bufferBytes: number;
+}
+
 export interface NativeAddon {
   systemInfo(): NativeSystemInfo;
+  /** Blocks for about half a second. */
+  measureCeilings(threads: number): MeasuredCeilings;
   /** spec: engine/model-spec.ts ModelSpec. */
   loadModel(spec: unknown, options?: { threads?: number; mmap?: boolean }): NativeModelHandle;
   createRuntime(model: NativeModelHandle, options?: NativeRuntimeOptions): NativeRuntime;

@@ -1,7 +1,9 @@
 // systemInfo(): what this machine and this build can use (CPU SIMD features, CUDA devices).
 #include <napi.h>
 
+#include "addon/js-options.h"
 #include "addon/registry.h"
+#include "cpu/ceiling-probe.h"
 #include "cuda/device-query.h"
 
 namespace presskv::addon {
@@ -59,10 +61,28 @@ Napi::Value system_info(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// measureCeilings(threads) → { threads, kernels, readGBPerSecond, fmaGFlopPerSecond, bufferBytes }. Blocks for
+// about half a second: it is a benchmark's first step, not something to run while serving.
+Napi::Value measure_ceilings(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double threads = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  if (!(threads >= 1 && threads <= 1024) || double(int(threads)) != threads)
+    throw_invalid(env, "measureCeilings: threads must be an integer in [1, 1024]");
+  const cpu::MeasuredCeilings c = cpu::measure_ceilings(int(threads));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("threads", Napi::Number::New(env, c.threads));
+  out.Set("kernels", Napi::String::New(env, c.kernels));
+  out.Set("readGBPerSecond", Napi::Number::New(env, c.read_gb_per_s));
+  out.Set("fmaGFlopPerSecond", Napi::Number::New(env, c.fma_gflop_per_s));
+  out.Set("bufferBytes", Napi::Number::New(env, double(c.buffer_bytes)));
+  return out;
+}
+
 }  // namespace
 
 void register_system(Napi::Env env, Napi::Object exports) {
   exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));
+  exports.Set("measureCeilings", Napi::Function::New(env, measure_ceilings, "measureCeilings"));
 }
 
 }  // namespace presskv::addon

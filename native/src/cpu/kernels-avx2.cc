@@ -69,7 +69,9 @@ struct Avx2 {
 
 const KernelTable& avx2_kernels() {
   static const KernelTable table{"avx2", simd::matmul_block<Avx2>, simd::dot_rows<Avx2>, simd::axpy_rows<Avx2>,
-                                 simd::softmax_shifted<Avx2>};
+                                 simd::softmax_shifted<Avx2>,
+                                 simd::read_sum<Avx2>, simd::kReadChains * Avx2::kLanes,
+                                 simd::fma_chains<Avx2>, 2 * simd::kFmaChains * Avx2::kLanes};
   return table;
 }
 

@@ -59,7 +59,9 @@ struct Avx512 {
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table{"avx512", simd::matmul_block<Avx512>, simd::dot_rows<Avx512>,
-                                 simd::axpy_rows<Avx512>, simd::softmax_shifted<Avx512>};
+                                 simd::axpy_rows<Avx512>, simd::softmax_shifted<Avx512>,
+                                 simd::read_sum<Avx512>, simd::kReadChains * Avx512::kLanes,
+                                 simd::fma_chains<Avx512>, 2 * simd::kFmaChains * Avx512::kLanes};
   return table;
 }
 

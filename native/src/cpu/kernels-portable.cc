@@ -67,10 +67,34 @@ void softmax_shifted(float* s, int64_t n, float max, bool round_to_f16) {
   for (int64_t i = 0; i < n; ++i) s[i] = round_to_f16 ? f16_to_f32(f32_to_f16(s[i] * inv)) : s[i] * inv;
 }
 
+// The probes in plain C++ with the SIMD files' shapes (8 read accumulators, 12 FMA chains), so the compiler's
+// baseline vectorisation is what they measure.
+constexpr int kReadChains = 8, kFmaChains = 12;
+
+float read_sum(const float* p, int64_t n) {
+  float acc[kReadChains] = {};
+  for (int64_t t = 0; t + kReadChains <= n; t += kReadChains)
+    for (int c = 0; c < kReadChains; ++c) acc[c] += p[t + c];
+  float sum = 0.0f;
+  for (float a : acc) sum += a;
+  return sum;
+}
+
+float fma_chains(int64_t iterations) {
+  float acc[kFmaChains];
+  for (int c = 0; c < kFmaChains; ++c) acc[c] = static_cast<float>(c);
+  for (int64_t i = 0; i < iterations; ++i)
+    for (int c = 0; c < kFmaChains; ++c) acc[c] = std::fma(acc[c], 0.999f, 0.001f);
+  float sum = 0.0f;
+  for (float a : acc) sum += a;
+  return sum;
+}
+
 }  // namespace
 
 const KernelTable& portable_kernels() {
-  static const KernelTable table{"portable", matmul_block, dot_rows, axpy_rows, softmax_shifted};
+  static const KernelTable table{"portable", matmul_block, dot_rows,   axpy_rows,       softmax_shifted,
+                                 read_sum,   kReadChains,  fma_chains, 2 * kFmaChains};
   return table;
 }
 

@@ -253,4 +253,33 @@ void softmax_shifted(float* s, int64_t n, float max, bool round_to_f16) {
   }
 }
 
+// The machine's ceilings, measured by the same instructions the kernels use (cpu/ceiling-probe.cc).
+// Sum of n floats (n a multiple of kLanes × kReadChains) with independent accumulators, so the loads, not
+// the add latency, set the pace: a read stream as wide as the memory system allows.
+constexpr int kReadChains = 8;
+template <class V>
+float read_sum(const float* p, int64_t n) {
+  typename V::vec acc[kReadChains];
+  for (auto& a : acc) a = V::zero();
+  for (int64_t t = 0; t + kReadChains * V::kLanes <= n; t += kReadChains * V::kLanes)
+    for (int c = 0; c < kReadChains; ++c) acc[c] = V::add(acc[c], V::load(p + t + c * V::kLanes));
+  for (int c = 1; c < kReadChains; ++c) acc[0] = V::add(acc[0], acc[c]);
+  return V::reduce(acc[0]);
+}
+
+// iterations × kFmaChains independent FMAs of kLanes lanes: enough chains to cover the FMA latency on every
+// pipe, so the result is the FMA throughput (2 × lanes × chains FLOP per iteration).
+constexpr int kFmaChains = 12;
+template <class V>
+float fma_chains(int64_t iterations) {
+  typename V::vec acc[kFmaChains];
+  for (int c = 0; c < kFmaChains; ++c) acc[c] = V::set1(static_cast<float>(c));
+  // x ← 0.999 x + 0.001 stays near 1: no overflow, no denormals.
+  const typename V::vec a = V::set1(0.999f), b = V::set1(0.001f);
+  for (int64_t i = 0; i < iterations; ++i)
+    for (int c = 0; c < kFmaChains; ++c) acc[c] = V::fma(acc[c], a, b);
+  for (int c = 1; c < kFmaChains; ++c) acc[0] = V::add(acc[0], acc[c]);
+  return V::reduce(acc[0]);
+}
+
 }  // namespace presskv::cpu::simd

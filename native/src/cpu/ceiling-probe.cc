@@ -1,0 +1,72 @@
+#include "cpu/ceiling-probe.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "core/thread-pool.h"
+#include "cpu/kernels.h"
+
+namespace presskv::cpu {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Keeps the probes' results observable so the compiler cannot drop the work.
+std::atomic<float> g_sink{0.0f};
+
+}  // namespace
+
+MeasuredCeilings measure_ceilings(int threads, int64_t buffer_bytes) {
+  if (threads < 1) throw std::invalid_argument("measure_ceilings: threads must be ≥ 1");
+  buffer_bytes = std::max<int64_t>(buffer_bytes, int64_t(64) << 20);
+  const KernelTable& kt = kernels();
+  ThreadPool pool(threads);
+  MeasuredCeilings out;
+  out.threads = threads;
+  out.kernels = kt.name;
+
+  // Each thread reads its own contiguous slice, as a matmul's row blocks do; the slice is first written by
+  // the thread that reads it, and whole blocks of read_block floats keep the kernel free of tails.
+  const int64_t block = kt.read_block;
+  const int64_t floats = (buffer_bytes / int64_t(sizeof(float))) / (block * threads) * (block * threads);
+  out.buffer_bytes = floats * int64_t(sizeof(float));
+  std::unique_ptr<float[]> buffer(new float[floats]);
+  const int64_t per_thread = floats / threads;
+  pool.parallel_for(threads, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) std::fill(buffer.get() + t * per_thread, buffer.get() + (t + 1) * per_thread, 1.0f);
+  });
+  double best_read = 1e30;
+  for (int pass = 0; pass < 5; ++pass) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pool.parallel_for(threads, [&](int64_t begin, int64_t end) {
+      float sum = 0.0f;
+      for (int64_t t = begin; t < end; ++t) sum += kt.read_sum(buffer.get() + t * per_thread, per_thread);
+      g_sink.store(sum, std::memory_order_relaxed);
+    });
+    best_read = std::min(best_read, seconds_since(t0));
+  }
+  out.read_gb_per_s = double(out.buffer_bytes) / best_read / 1e9;
+
+  // ~20 ms per round per thread at a few GHz: long enough to hide the hand-off, short enough to repeat.
+  constexpr int64_t kIterations = int64_t(1) << 22;
+  double best_fma = 1e30;
+  for (int round = 0; round < 5; ++round) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pool.parallel_for(threads, [&](int64_t begin, int64_t end) {
+      float sum = 0.0f;
+      for (int64_t t = begin; t < end; ++t) sum += kt.fma_chains(kIterations);
+      g_sink.store(sum, std::memory_order_relaxed);
+    });
+    best_fma = std::min(best_fma, seconds_since(t0));
+  }
+  out.fma_gflop_per_s = double(kIterations) * double(kt.fma_flops_per_iteration) * threads / best_fma / 1e9;
+  return out;
+}
+
+}  // namespace presskv::cpu
