@@ -31,41 +31,40 @@ MeasuredCeilings measure_ceilings(int threads, int64_t buffer_bytes) {
   out.threads = threads;
   out.kernels = kt.name;
 
-  // Each thread reads its own contiguous slice, as a matmul's row blocks do; the slice is first written by
-  // the thread that reads it, and whole blocks of read_block floats keep the kernel free of tails.
+  // The buffer is cut into pieces the pool hands out as it does a matmul's row blocks (contiguous, claimed
+  // by whichever thread is free), so a thread that starts late does not leave the others' share idle; whole
+  // blocks of read_block floats keep the kernel free of tails.
+  const int64_t pieces = int64_t(threads) * 16;
   const int64_t block = kt.read_block;
-  const int64_t floats = (buffer_bytes / int64_t(sizeof(float))) / (block * threads) * (block * threads);
+  const int64_t floats = (buffer_bytes / int64_t(sizeof(float))) / (block * pieces) * (block * pieces);
   out.buffer_bytes = floats * int64_t(sizeof(float));
   std::unique_ptr<float[]> buffer(new float[floats]);
-  const int64_t per_thread = floats / threads;
-  pool.parallel_for(threads, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) std::fill(buffer.get() + t * per_thread, buffer.get() + (t + 1) * per_thread, 1.0f);
+  const int64_t per_piece = floats / pieces;
+  pool.parallel_for(pieces, [&](int64_t begin, int64_t end) {
+    std::fill(buffer.get() + begin * per_piece, buffer.get() + end * per_piece, 1.0f);
   });
   double best_read = 1e30;
   for (int pass = 0; pass < 5; ++pass) {
     const auto t0 = std::chrono::steady_clock::now();
-    pool.parallel_for(threads, [&](int64_t begin, int64_t end) {
-      float sum = 0.0f;
-      for (int64_t t = begin; t < end; ++t) sum += kt.read_sum(buffer.get() + t * per_thread, per_thread);
-      g_sink.store(sum, std::memory_order_relaxed);
+    pool.parallel_for(pieces, [&](int64_t begin, int64_t end) {
+      g_sink.store(kt.read_sum(buffer.get() + begin * per_piece, (end - begin) * per_piece), std::memory_order_relaxed);
     });
     best_read = std::min(best_read, seconds_since(t0));
   }
   out.read_gb_per_s = double(out.buffer_bytes) / best_read / 1e9;
 
-  // ~20 ms per round per thread at a few GHz: long enough to hide the hand-off, short enough to repeat.
-  constexpr int64_t kIterations = int64_t(1) << 22;
+  // ~20 ms per round per thread at a few GHz, in 16 pieces a thread: long enough to hide the hand-off,
+  // short enough to repeat.
+  constexpr int64_t kIterationsPerPiece = int64_t(1) << 18;
   double best_fma = 1e30;
   for (int round = 0; round < 5; ++round) {
     const auto t0 = std::chrono::steady_clock::now();
-    pool.parallel_for(threads, [&](int64_t begin, int64_t end) {
-      float sum = 0.0f;
-      for (int64_t t = begin; t < end; ++t) sum += kt.fma_chains(kIterations);
-      g_sink.store(sum, std::memory_order_relaxed);
+    pool.parallel_for(pieces, [&](int64_t begin, int64_t end) {
+      g_sink.store(kt.fma_chains(kIterationsPerPiece * (end - begin)), std::memory_order_relaxed);
     });
     best_fma = std::min(best_fma, seconds_since(t0));
   }
-  out.fma_gflop_per_s = double(kIterations) * double(kt.fma_flops_per_iteration) * threads / best_fma / 1e9;
+  out.fma_gflop_per_s = double(kIterationsPerPiece) * double(pieces) * double(kt.fma_flops_per_iteration) / best_fma / 1e9;
   return out;
 }
 

@@ -31,6 +31,7 @@ void paged_attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer,
   const int32_t blocks = (n + kQueryBlock - 1) / kQueryBlock;
   auto run = [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> qs, scores, scratch;
+    thread_local std::vector<uint8_t> visible;
     for (int64_t task = begin; task < end; ++task) {
       const int32_t g = static_cast<int32_t>(task % n_kv);
       const int32_t t0 = static_cast<int32_t>(task / n_kv) * kQueryBlock, t1 = std::min(n, t0 + kQueryBlock);
@@ -41,22 +42,41 @@ void paged_attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer,
       for (int32_t t = t0; t < t1; ++t)
         std::copy(q + t * row + static_cast<int64_t>(g) * group * hd, q + t * row + static_cast<int64_t>(g + 1) * group * hd,
                   qs.begin() + static_cast<size_t>(t - t0) * group * hd);
-      scores.resize(static_cast<size_t>(m) * std::max(len, 1));
+      // Causal prefill: the block's queries see no slot past its last query's position, so pages whose every
+      // slot lies beyond it are neither scored nor read (half the work of a prompt's attention). A page is
+      // skipped by its lowest position, which holds for pages of any order (a press keeps slots in order,
+      // but nothing here relies on it); `span` ends at the last page anything in the block may see.
+      int32_t block_max_pos = q_pos[t0];
+      for (int32_t t = t0 + 1; t < t1; ++t) block_max_pos = std::max(block_max_pos, q_pos[t]);
+      const int32_t n_pages = (len + pt - 1) / pt;
+      visible.assign(static_cast<size_t>(n_pages), 0);
+      int32_t span = 0;
+      for (int32_t p = 0; p < n_pages; ++p) {
+        const int32_t base = p * pt, cnt = std::min(pt, len - base);
+        const int32_t* pos = cache.positions(*kh.pages[p]);
+        if (*std::min_element(pos, pos + cnt) <= block_max_pos) visible[p] = 1, span = base + cnt;
+      }
+      scores.resize(static_cast<size_t>(m) * std::max(span, 1));
       scratch.resize(cpu::matmul_scratch_floats(hd));
-      for (size_t p = 0; p * pt < static_cast<size_t>(len); ++p) {
-        const int32_t base = static_cast<int32_t>(p) * pt, cnt = std::min(pt, len - base);
-        kt.matmul_block(qs.data(), m, hd, cache.keys(*kh.pages[p]), dt, hd, 0, cnt, scores.data() + base, len,
-                        scratch.data());
+      for (int32_t p = 0; p * pt < span; ++p) {
+        const int32_t base = p * pt, cnt = std::min(pt, span - base);
+        if (visible[p])
+          kt.matmul_block(qs.data(), m, hd, cache.keys(*kh.pages[p]), dt, hd, 0, cnt, scores.data() + base, span,
+                          scratch.data());
       }
       for (int32_t i = 0; i < m; ++i) {
         const int32_t t = t0 + i / group, h = g * group + i % group;
         float* o = out + t * row + static_cast<int64_t>(h) * hd;
         std::fill(o, o + hd, 0.0f);
-        float* sc = scores.data() + static_cast<size_t>(i) * len;
+        float* sc = scores.data() + static_cast<size_t>(i) * span;
         const int32_t qp = q_pos[t];
         float mx = -std::numeric_limits<float>::infinity();
-        for (size_t p = 0; p * pt < static_cast<size_t>(len); ++p) {
-          const int32_t base = static_cast<int32_t>(p) * pt, cnt = std::min(pt, len - base);
+        for (int32_t p = 0; p * pt < span; ++p) {
+          const int32_t base = p * pt, cnt = std::min(pt, span - base);
+          if (!visible[p]) {
+            std::fill(sc + base, sc + base + cnt, -std::numeric_limits<float>::infinity());
+            continue;
+          }
           const int32_t* pos = cache.positions(*kh.pages[p]);
           for (int32_t s = 0; s < cnt; ++s) {
             if (pos[s] <= qp) mx = std::max(mx, sc[base + s]);
@@ -65,10 +85,10 @@ void paged_attention(ThreadPool& pool, const PagedKvCache& cache, int32_t layer,
         }
         // Every query sees at least its own slot, unless a press dropped it and all before it: output 0.
         if (mx == -std::numeric_limits<float>::infinity()) continue;
-        kt.softmax_shifted(sc, len, mx, dt == DType::F16);
-        for (size_t p = 0; p * pt < static_cast<size_t>(len); ++p) {
-          const int32_t base = static_cast<int32_t>(p) * pt, cnt = std::min(pt, len - base);
-          kt.axpy_rows(sc + base, cache.values(*kh.pages[p]), dt, cnt, hd, o);
+        kt.softmax_shifted(sc, span, mx, dt == DType::F16);
+        for (int32_t p = 0; p * pt < span; ++p) {
+          const int32_t base = p * pt, cnt = std::min(pt, span - base);
+          if (visible[p]) kt.axpy_rows(sc + base, cache.values(*kh.pages[p]), dt, cnt, hd, o);
         }
       }
     }
