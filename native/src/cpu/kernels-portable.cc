@@ -71,10 +71,13 @@ void softmax_shifted(float* s, int64_t n, float max, bool round_to_f16) {
 // baseline vectorisation is what they measure.
 constexpr int kReadChains = 8, kFmaChains = 12;
 
-float read_sum(const float* p, int64_t n) {
+float read_sum(const float* p, int64_t n, int64_t prefetch_bytes) {
   float acc[kReadChains] = {};
-  for (int64_t t = 0; t + kReadChains <= n; t += kReadChains)
+  for (int64_t t = 0; t + kReadChains <= n; t += kReadChains) {
+    // One line in every 16 floats' worth of steps: kReadChains floats are half a line.
+    if (prefetch_bytes > 0 && t % 16 == 0) __builtin_prefetch(reinterpret_cast<const char*>(p + t) + prefetch_bytes);
     for (int c = 0; c < kReadChains; ++c) acc[c] += p[t + c];
+  }
   float sum = 0.0f;
   for (float a : acc) sum += a;
   return sum;

@@ -29,8 +29,9 @@ struct KernelTable {
   // s[i] = max; −inf (a hidden slot) gives exactly 0. round_to_f16: each weight is then rounded to f16, as
   // a KQ·V product in an f16 cache's type would see it.
   void (*softmax_shifted)(float* s, int64_t n, float max, bool round_to_f16);
-  // Ceiling probes (cpu/ceiling-probe.h). The sum of n floats, n a multiple of read_block floats.
-  float (*read_sum)(const float* p, int64_t n);
+  // Ceiling probes (cpu/ceiling-probe.h). The sum of n floats, n a multiple of read_block floats, asking for
+  // the lines prefetch_bytes ahead (0: the hardware prefetchers alone).
+  float (*read_sum)(const float* p, int64_t n, int64_t prefetch_bytes);
   int64_t read_block;
   // iterations rounds of independent FMAs, fma_flops_per_iteration FLOP each; returns a value to keep it live.
   float (*fma_chains)(int64_t iterations);

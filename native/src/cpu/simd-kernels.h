@@ -12,17 +12,16 @@
 
 namespace presskv::cpu::simd {
 
-// How far ahead of the loads a streaming tile asks for weight bytes. One core keeps too few cache-line
-// misses in flight for DRAM's latency on its own; prefetching 1 KiB ahead in each weight row measured
-// +10–20 % decode tokens/s on qwen3-0.6b f16 (1 and 2 threads, AVX-512), and costs nothing in L1-resident tiles,
-// which do not prefetch.
-constexpr int64_t kPrefetchBytes = 1024;
-
+// Streaming tiles prefetch the weights of the tile that comes next in the sweep (the same rows' next
+// k-block, or the next group of rows), element for element with their own loads: one tile (~8 KiB) ahead
+// of the demand stream. One core keeps too few cache-line misses in flight for DRAM's latency on its own;
+// on Zen 2 this read a 300 MB f16 matrix at 12–18 GB/s on one thread where a fixed 1 KiB distance (tuned on
+// Zen 4) read 9–10 and no prefetch 7–8 (k = 1024 and 3072).
 // Register tile: MR activation rows × NR weight rows of dot products, streaming k once. Stream: the weight
-// rows come from memory (prefetch ahead), not from L1 scratch.
+// rows come from memory, and `ahead` (when given) holds the NR row pointers of the next tile to prefetch.
 template <class V, int MR, int NR, DType DT, bool Stream = false>
 inline void tile(const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y, int64_t ldy,
-                 bool accumulate = false) {
+                 bool accumulate = false, const void* const* ahead = nullptr) {
   typename V::vec acc[MR][NR];
   for (int i = 0; i < MR; ++i)
     for (int r = 0; r < NR; ++r) acc[i][r] = V::zero();
@@ -31,7 +30,8 @@ inline void tile(const float* x, int64_t ldx, const void* const* wrows, int64_t 
   for (; t + V::kLanes <= k; t += V::kLanes) {
     typename V::vec wv[NR];
     if constexpr (Stream)
-      for (int r = 0; r < NR; ++r) __builtin_prefetch(static_cast<const char*>(wrows[r]) + t * kEsize + kPrefetchBytes);
+      if (ahead)
+        for (int r = 0; r < NR; ++r) __builtin_prefetch(static_cast<const char*>(ahead[r]) + t * kEsize);
     for (int r = 0; r < NR; ++r) wv[r] = V::template load_w<DT>(wrows[r], t);
     for (int i = 0; i < MR; ++i) {
       const typename V::vec xv = V::load(x + i * ldx + t);
@@ -56,25 +56,25 @@ inline void tile(const float* x, int64_t ldx, const void* const* wrows, int64_t 
 
 template <class V, int MR, DType DT, bool Stream>
 inline void tile_nr(int nr, const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y,
-                    int64_t ldy, bool acc) {
+                    int64_t ldy, bool acc, const void* const* ahead) {
   switch (nr) {
-    case 4: tile<V, MR, 4, DT, Stream>(x, ldx, wrows, k, y, ldy, acc); break;
-    case 3: tile<V, MR, 3, DT, Stream>(x, ldx, wrows, k, y, ldy, acc); break;
-    case 2: tile<V, MR, 2, DT, Stream>(x, ldx, wrows, k, y, ldy, acc); break;
-    default: tile<V, MR, 1, DT, Stream>(x, ldx, wrows, k, y, ldy, acc); break;
+    case 4: tile<V, MR, 4, DT, Stream>(x, ldx, wrows, k, y, ldy, acc, ahead); break;
+    case 3: tile<V, MR, 3, DT, Stream>(x, ldx, wrows, k, y, ldy, acc, ahead); break;
+    case 2: tile<V, MR, 2, DT, Stream>(x, ldx, wrows, k, y, ldy, acc, ahead); break;
+    default: tile<V, MR, 1, DT, Stream>(x, ldx, wrows, k, y, ldy, acc, ahead); break;
   }
 }
 
 template <class V, DType DT, bool Stream = false>
 inline void tile_any(int mr, int nr, const float* x, int64_t ldx, const void* const* wrows, int64_t k, float* y,
-                     int64_t ldy, bool acc = false) {
+                     int64_t ldy, bool acc = false, const void* const* ahead = nullptr) {
   switch (mr) {
-    case 4: if constexpr (V::kMaxRows >= 4) { tile_nr<V, 4, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc); break; }
+    case 4: if constexpr (V::kMaxRows >= 4) { tile_nr<V, 4, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc, ahead); break; }
             [[fallthrough]];
-    case 3: if constexpr (V::kMaxRows >= 3) { tile_nr<V, 3, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc); break; }
+    case 3: if constexpr (V::kMaxRows >= 3) { tile_nr<V, 3, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc, ahead); break; }
             [[fallthrough]];
-    case 2: tile_nr<V, 2, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc); break;
-    default: tile_nr<V, 1, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc); break;
+    case 2: tile_nr<V, 2, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc, ahead); break;
+    default: tile_nr<V, 1, DT, Stream>(nr, x, ldx, wrows, k, y, ldy, acc, ahead); break;
   }
 }
 
@@ -101,9 +101,19 @@ void matmul_direct(const float* x, int64_t m, int64_t ldx, const void* w, int64_
       const int64_t kl = std::min(kKBlock, k - kb);
       const void* wrows[4];
       for (int r = 0; r < nr; ++r) wrows[r] = base + (j + r) * row_bytes + kb * esize;
+      // The next tile: these rows' next k-block, else the next group's first; past n1 (another call's
+      // rows) nothing new, so the last tile re-asks for its own lines.
+      const void* ahead[4];
+      for (int r = 0; r < nr; ++r) {
+        if (kb + kKBlock < k) ahead[r] = static_cast<const uint8_t*>(wrows[r]) + kKBlock * esize;
+        else if (j + 4 + r < n1) ahead[r] = base + (j + 4 + r) * row_bytes;
+        else ahead[r] = wrows[r];
+      }
+      // Only the first row group's pass prefetches: the later ones find this tile's weights in L1.
       for (int64_t i = 0; i < m; i += V::kMaxRows) {
         const int mr = static_cast<int>(std::min<int64_t>(V::kMaxRows, m - i));
-        tile_any<V, DT, true>(mr, nr, x + i * ldx + kb, ldx, wrows, kl, y + i * ldy + j, ldy, kb > 0);
+        tile_any<V, DT, true>(mr, nr, x + i * ldx + kb, ldx, wrows, kl, y + i * ldy + j, ldy, kb > 0,
+                              i == 0 ? ahead : nullptr);
       }
     }
   }
@@ -255,14 +265,20 @@ void softmax_shifted(float* s, int64_t n, float max, bool round_to_f16) {
 
 // The machine's ceilings, measured by the same instructions the kernels use (cpu/ceiling-probe.cc).
 // Sum of n floats (n a multiple of kLanes × kReadChains) with independent accumulators, so the loads, not
-// the add latency, set the pace: a read stream as wide as the memory system allows.
+// the add latency, set the pace; prefetch_bytes > 0 also asks for the lines that far ahead (on some machines
+// the hardware prefetchers alone leave bandwidth unused, as the matmul kernels' own prefetching shows).
 constexpr int kReadChains = 8;
 template <class V>
-float read_sum(const float* p, int64_t n) {
+float read_sum(const float* p, int64_t n, int64_t prefetch_bytes) {
   typename V::vec acc[kReadChains];
   for (auto& a : acc) a = V::zero();
-  for (int64_t t = 0; t + kReadChains * V::kLanes <= n; t += kReadChains * V::kLanes)
+  constexpr int64_t kStep = kReadChains * V::kLanes;
+  constexpr int64_t kStepBytes = kStep * int64_t(sizeof(float));
+  for (int64_t t = 0; t + kStep <= n; t += kStep) {
+    if (prefetch_bytes > 0)
+      for (int64_t c = 0; c < kStepBytes; c += 64) __builtin_prefetch(reinterpret_cast<const char*>(p + t) + prefetch_bytes + c);
     for (int c = 0; c < kReadChains; ++c) acc[c] = V::add(acc[c], V::load(p + t + c * V::kLanes));
+  }
   for (int c = 1; c < kReadChains; ++c) acc[0] = V::add(acc[0], acc[c]);
   return V::reduce(acc[0]);
 }
