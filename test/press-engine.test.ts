@@ -121,8 +121,8 @@ describe.skipIf(!available)('presses in the engine (stories260K)', () => {
   it('KeyRerotationPress: the continuation follows the kept slots, exactly as after a session prefillContext', async () => {
     const inner = new KnormPress({ compressionRatio: 0.5 });
     const rerotation = new KeyRerotationPress({ press: inner });
-    const evaluated = run(rerotation.toNativeConfig(), true);
-    const originalPositions = run(inner.toNativeConfig(), true);
+    const evaluated = run(rerotation, true);
+    const originalPositions = run(inner, true);
     expect(evaluated.perLayer).toEqual(originalPositions.perLayer);
 
     const engineModel = await Model.load(modelPath, { threads: 1 });
