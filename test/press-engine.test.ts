@@ -8,8 +8,9 @@ import { fromNativeError } from '../engine/errors.js';
 import { Model } from '../engine/model.js';
 import { readModelFiles } from '../engine/model-files.js';
 import type { NativeModelHandle } from '../engine/native.js';
-import { KeyRerotationPress, KnormPress } from '../engine/presses/index.js';
-import { reconstructionPrompts } from '../engine/presses/reconstruction-prompts.js';
+import { KeyRerotationPress, KnormPress, createPress, type PressSpec } from '../engine/presses/index.js';
+import { nativePressConfig } from '../engine/presses/prepare.js';
+import type { PressTextSource } from '../engine/presses/reconstruction-prompts.js';
 import { loadTokenizer } from '../engine/tokenizer.js';
 import { havePressEvalFiles, pressEvalAddon, storiesGoldenPath, storiesModelPath, type EvalResult } from './helpers/press-eval-addon.js';
 
@@ -24,7 +25,7 @@ async function forwardRunsPresses(): Promise<boolean> {
   if (!haveFiles) return false;
   const handle = addon!.loadModel((await readModelFiles(modelPath)).spec, { threads: 1 });
   try {
-    addon!.pressEvalContext(handle, Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), { name: 'KnormPress', options: { compressionRatio: 0.5 } });
+    addon!.pressEvalContext(handle, Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), new KnormPress({ compressionRatio: 0.5 }).toNativeConfig());
     return true;
   } catch (err) {
     if (/does not run presses yet/.test(String((err as Error).message))) {
@@ -37,10 +38,11 @@ async function forwardRunsPresses(): Promise<boolean> {
   }
 }
 const available = await forwardRunsPresses();
-// KVzip's reconstruction prompts, tokenised for this model as the engine does (engine/presses/prepare.ts).
-const kvzipPrompts = available
-  ? await readModelFiles(modelPath).then(async (files) => reconstructionPrompts({ tokenizer: await loadTokenizer(files), chatTemplate: files.chatTemplate }))
-  : {};
+// Presses reach the native entry as the engine sends them (engine/presses/prepare.ts): through their TS class,
+// every default filled in, KVzip's reconstruction prompts tokenised for this model.
+const textSource: PressTextSource | undefined = available
+  ? await readModelFiles(modelPath).then(async (files) => ({ tokenizer: await loadTokenizer(files), chatTemplate: files.chatTemplate }))
+  : undefined;
 
 const PAGE_TOKENS = 16;
 
@@ -52,9 +54,10 @@ describe.skipIf(!available)('presses in the engine (stories260K)', () => {
   let layers = 0;
   let kvHeads = 0;
 
-  const run = (press: unknown, withContinuation = false): EvalResult => {
+  const run = (press: PressSpec | null, withContinuation = false): EvalResult => {
     try {
-      return addon!.pressEvalContext(model, context, press, { pageTokens: PAGE_TOKENS, continuation: withContinuation ? continuation : undefined });
+      const config = press === null ? null : nativePressConfig(createPress(press), textSource);
+      return addon!.pressEvalContext(model, context, config, { pageTokens: PAGE_TOKENS, continuation: withContinuation ? continuation : undefined });
     } catch (err) {
       throw fromNativeError(err);
     }
@@ -82,7 +85,7 @@ describe.skipIf(!available)('presses in the engine (stories260K)', () => {
     expect(Array.from(zero.logits!)).toEqual(Array.from(base.logits!));
   });
 
-  const presses: [string, unknown][] = [
+  const presses: [string, PressSpec][] = [
     ['RandomPress', { name: 'RandomPress', options: { compressionRatio: 0.5 } }],
     ['KnormPress', { name: 'KnormPress', options: { compressionRatio: 0.5 } }],
     ['SnapKVPress', { name: 'SnapKVPress', options: { compressionRatio: 0.5 } }],
@@ -96,7 +99,7 @@ describe.skipIf(!available)('presses in the engine (stories260K)', () => {
     ['CriticalAdaKVPress', { name: 'CriticalAdaKVPress', press: { name: 'SnapKVPress', options: { compressionRatio: 0.5 } } }],
     ['KeyRerotationPress', { name: 'KeyRerotationPress', press: { name: 'KnormPress', options: { compressionRatio: 0.5 } } }],
     ['ChunkKVPress', { name: 'ChunkKVPress', press: { name: 'KnormPress', options: { compressionRatio: 0.5 } } }],
-    ['KVzipPress', { name: 'KVzipPress', options: { compressionRatio: 0.5, ...kvzipPrompts } }],
+    ['KVzipPress', { name: 'KVzipPress', options: { compressionRatio: 0.5 } }],
     ['KVComposePress', { name: 'KVComposePress', options: { compressionRatio: 0.5, structured: false } }],
     ['DuoAttentionPress', { name: 'DuoAttentionPress', options: { headCompressionRatio: 0.5, onTheFlyScoring: true } }],
   ];
@@ -118,8 +121,8 @@ describe.skipIf(!available)('presses in the engine (stories260K)', () => {
   it('KeyRerotationPress: the continuation follows the kept slots, exactly as after a session prefillContext', async () => {
     const inner = new KnormPress({ compressionRatio: 0.5 });
     const rerotation = new KeyRerotationPress({ press: inner });
-    const evaluated = run(rerotation.toNativeConfig(), true);
-    const originalPositions = run(inner.toNativeConfig(), true);
+    const evaluated = run(rerotation, true);
+    const originalPositions = run(inner, true);
     expect(evaluated.perLayer).toEqual(originalPositions.perLayer);
 
     const engineModel = await Model.load(modelPath, { threads: 1 });

@@ -5,6 +5,7 @@ import { testingAddon } from './helpers/testing-addon.js';
 import { describe, expect, it } from 'vitest';
 import { nativeAddon } from '../engine/native.js';
 import { fromNativeError } from '../engine/errors.js';
+import { createPress, type PressSpec } from '../engine/presses/index.js';
 
 interface PressAddon {
   scorePressLayer(config: unknown, inputs: unknown): { scores?: Float32Array; kept: Int32Array[]; keys?: Float32Array; positions?: Int32Array[] };
@@ -17,7 +18,14 @@ interface PressAddon {
 
 const harness = testingAddon<Omit<PressAddon, 'pressNames'>>();
 const names = nativeAddon() as unknown as Pick<PressAddon, 'pressNames'>;
-const addon: PressAddon | undefined = { ...harness, pressNames: () => names.pressNames() };
+// Configs reach the native side through their TS press class, as in the engine: it checks the options and
+// fills in every default (the native side has none of its own).
+const viaClass = (spec: unknown) => createPress(spec as PressSpec).toNativeConfig();
+const addon: PressAddon | undefined = {
+  scorePressLayer: (config, inputs) => harness.scorePressLayer(viaClass(config), inputs),
+  runPressPipeline: (config, inputs) => harness.runPressPipeline(viaClass(config), inputs),
+  pressNames: () => names.pressNames(),
+};
 
 // Deterministic inputs: mulberry32.
 function rng(seed: number): () => number {
@@ -215,7 +223,7 @@ describe.skipIf(!addon)('native presses (smoke)', () => {
     expect(code({ name: 'NoSuchPress' })).toBe('ERR_INVALID_ARGUMENT');
     expect(code({ name: 'AdaKVPress', press: { name: 'ThinKPress', options: { keyChannelCompressionRatio: 0.5 } } })).toBe('ERR_INVALID_ARGUMENT');
     expect(code({ name: 'SnapKVPress', options: { compressionRatio: 0.5, windowSize: 64 } })).toBe('ERR_INVALID_ARGUMENT');
-    expect(code({ name: 'QFilterPress', options: { compressionRatio: 0.5, path: 'no/such/qfilter.safetensors' } })).toBe('ERR_NOT_FOUND');
+    expect(code({ name: 'QFilterPress', options: { compressionRatio: 0.5, artefactPath: 'no/such/qfilter.safetensors' } })).toBe('ERR_NOT_FOUND');
     // The engine stays usable.
     expect(call(() => addon!.scorePressLayer({ name: 'KnormPress', options: { compressionRatio: 0.5 } }, inputs)).kept[0].length).toBe(20);
   });

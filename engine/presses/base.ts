@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import type { ModelConfig } from '../model-spec.js';
+import { checkSafetensorsArtefact, requireArtefactFile, type ExpectedShape } from './artefacts.js';
 
 /** How a press takes part in the pipeline; `scorer` presses are the only ones the scorer-only wrappers accept. */
 export type PressKind = 'scorer' | 'wrapper' | 'decoding' | 'other';
@@ -11,7 +12,9 @@ export type NativeOptionValue = number | boolean | string | number[];
 
 /**
  * The object the addon receives (native PressConfig): option names are camelCase as in the TS classes,
- * options left unset (kvpress's `None`) are absent, booleans stay booleans. A wrapper's inner press is
+ * every option with a default is present with its value filled in (the schema is the only place defaults
+ * live: the native side reads them without defaults of its own), options left unset (kvpress's `None`)
+ * are absent, booleans stay booleans. A wrapper's inner press is
  * `press`; ComposedPress and PrefillDecodingPress list theirs in `presses` (PrefillDecodingPress:
  * [prefilling press, decoding press], either may be missing — the decoding one is the one whose name is a
  * decoding press class). CustomScorerPress adds `score`, the JS callback the native side calls per layer.
@@ -118,11 +121,38 @@ export function resolvePressSpec(spec: PressSpec): Press {
   return pressResolver(spec);
 }
 
+/** Tensors a safetensors artefact must hold, by name, with their shapes. */
+export type ArtefactTensors = Record<string, ExpectedShape>;
+
 export abstract class Press<O extends Record<string, unknown> = Record<string, unknown>> {
   readonly options: Readonly<O>;
 
   constructor(options?: unknown) {
     this.options = Object.freeze(parsePressOptions<O>(this.pressClass, options));
+    // Presses that read a file (option `artefactPath`) fail as soon as they are created when it is absent.
+    const path = this.artefactPath;
+    if (path !== undefined) requireArtefactFile(this.name, path);
+  }
+
+  /** The press's artefact file: its `artefactPath` option where it has one. */
+  get artefactPath(): string | undefined {
+    const path = (this.options as Record<string, unknown>).artefactPath;
+    return typeof path === 'string' ? path : undefined;
+  }
+
+  /**
+   * The tensors a safetensors artefact must hold for `model` (sizes the model does not fix, or all of them
+   * without a model, are null). Artefact presses override this; `prepare` checks the file against it.
+   */
+  protected artefactTensors(_model?: ModelConfig): ArtefactTensors | undefined {
+    return undefined;
+  }
+
+  /** Checks the artefact's content against the model; presses with a non-safetensors artefact override it. */
+  protected async checkArtefact(model?: ModelConfig): Promise<void> {
+    const path = this.artefactPath;
+    const tensors = this.artefactTensors(model);
+    if (path !== undefined && tensors !== undefined) await checkSafetensorsArtefact(this.name, path, tensors);
   }
 
   get pressClass(): PressClass {
@@ -194,6 +224,7 @@ export abstract class Press<O extends Record<string, unknown> = Record<string, u
   async prepare(model?: ModelConfig): Promise<void> {
     if (model) this.validateForModel(model);
     for (const child of this.children) await child.prepare(model);
+    await this.checkArtefact(model);
   }
 
   protected fail(message: string): never {

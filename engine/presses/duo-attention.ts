@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { ModelConfig } from '../model-spec.js';
 import { OtherPress, artefactPath } from './base.js';
-import { malformed, readJsonArtefact, requireArtefactFile } from './artefacts.js';
+import { malformed, readJsonArtefact } from './artefacts.js';
 
 export interface DuoAttentionPattern {
   sinkSize: number;
@@ -53,13 +53,11 @@ export class DuoAttentionPress extends OtherPress<{ headCompressionRatio: number
     if (!this.options.onTheFlyScoring && this.options.artefactPath === undefined) {
       this.fail('option "artefactPath" is required (a JSON head-pattern file) unless onTheFlyScoring is true');
     }
-    if (this.options.artefactPath !== undefined) requireArtefactFile(this.name, this.options.artefactPath);
   }
   override get compressionRatio(): undefined {
     return undefined;
   }
-  override async prepare(model?: ModelConfig): Promise<void> {
-    await super.prepare(model);
+  protected override async checkArtefact(model?: ModelConfig): Promise<void> {
     if (this.options.artefactPath !== undefined) await loadDuoAttentionPattern(this.name, this.options.artefactPath, model);
   }
 }

@@ -2,8 +2,7 @@
 // ones), rotated by the average RoPE of the next `nFuturePositions` positions (kvpress spec §2.4, §2.5).
 import { z } from 'zod';
 import type { ModelConfig } from '../model-spec.js';
-import { ScorerPress, artefactPath, count, ratio, requireLonger } from './base.js';
-import { checkSafetensorsArtefact, requireArtefactFile } from './artefacts.js';
+import { ScorerPress, artefactPath, count, ratio, requireLonger, type ArtefactTensors } from './base.js';
 
 const expectedAttentionOptions = {
   compressionRatio: ratio().default(0),
@@ -42,20 +41,15 @@ export class ExpectedAttentionStatsPress extends ScorerPress<ExpectedAttentionOp
   static readonly className = 'ExpectedAttentionStatsPress';
   static readonly shortName = 'expected-attention-stats';
   static readonly schema = z.object({ ...expectedAttentionOptions, artefactPath: artefactPath() }).strict();
-  constructor(options?: unknown) {
-    super(options);
-    requireArtefactFile(this.name, this.options.artefactPath);
-  }
   override validateForContext(n: number): void {
     super.validateForContext(n);
     requireLonger(this, n, this.options.nSink, 'nSink');
   }
-  override async prepare(model?: ModelConfig): Promise<void> {
-    await super.prepare(model);
+  protected override artefactTensors(model?: ModelConfig): ArtefactTensors {
     const L = model?.nLayers ?? null;
     const H = model?.nHeads ?? null;
     const d = model?.headDim ?? null;
-    await checkSafetensorsArtefact(this.name, this.options.artefactPath, { query_mean: [L, H, d], query_cov: [L, H, d, d] });
+    return { query_mean: [L, H, d], query_cov: [L, H, d, d] };
   }
 }
 

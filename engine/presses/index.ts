@@ -1,9 +1,9 @@
 // Public entry of the press catalogue: every press class, the registry, preparation and the native config types.
-export { Press, ScorerPress, OtherPress, defaultOptions } from './base.js';
-export type { PressKind, PressSpec, PressClass, NativePressConfig, NativeOptionValue } from './base.js';
+export { Press, ScorerPress, OtherPress, defaultOptions, ratio, count, artefactPath } from './base.js';
+export type { PressKind, PressSpec, PressClass, NativePressConfig, NativeOptionValue, ArtefactTensors } from './base.js';
 export { WrapperPress, isDecodingPress } from './wrapper.js';
 export type { InnerRequirement, RatioSource, WrapperClass } from './wrapper.js';
-export { createPress, listPresses, findPressClass, knownPressNames, pressClasses, listedPressClasses } from './registry.js';
+export { createPress, listPresses, findPressClass, knownPressNames, pressClasses, listedPressClasses, registerPressClass } from './registry.js';
 export type { PressListing } from './registry.js';
 export { preparePress, pressSpecSchema, type PreparedPress } from './prepare.js';
 export { CustomScorerPress, runCustomScorer, type CustomScorerLayer, type CustomScoreFn } from './custom-scorer.js';

@@ -1,8 +1,7 @@
 // KVzap: a per-layer linear or MLP surrogate of KVzip+ scores read from the attention input (kvpress spec §2.15).
 import { z } from 'zod';
 import type { ModelConfig } from '../model-spec.js';
-import { ScorerPress, artefactPath, ratio } from './base.js';
-import { checkSafetensorsArtefact, requireArtefactFile } from './artefacts.js';
+import { ScorerPress, artefactPath, ratio, type ArtefactTensors } from './base.js';
 
 /**
  * Artefact (native/src/press/artefacts.h): safetensors, per layer l: "layers.{l}.w1" [O, D], "layers.{l}.b1" [O];
@@ -15,16 +14,11 @@ export class KVzapPress extends ScorerPress<{ compressionRatio: number; modelTyp
   static readonly schema = z
     .object({ compressionRatio: ratio().default(0), modelType: z.enum(['linear', 'mlp']).default('mlp'), artefactPath: artefactPath() })
     .strict();
-  constructor(options?: unknown) {
-    super(options);
-    requireArtefactFile(this.name, this.options.artefactPath);
-  }
-  override async prepare(model?: ModelConfig): Promise<void> {
-    await super.prepare(model);
+  protected override artefactTensors(model?: ModelConfig): ArtefactTensors {
     const layers = model?.nLayers ?? 1;
     const D = model?.hidden ?? null;
     const Hk = model?.nKvHeads ?? null;
-    const expected: Record<string, (number | null)[]> = {};
+    const expected: ArtefactTensors = {};
     for (let l = 0; l < layers; l++) {
       if (this.options.modelType === 'linear') {
         expected[`layers.${l}.w1`] = [Hk, D];
@@ -36,6 +30,6 @@ export class KVzapPress extends ScorerPress<{ compressionRatio: number; modelTyp
         expected[`layers.${l}.b2`] = [Hk];
       }
     }
-    await checkSafetensorsArtefact(this.name, this.options.artefactPath, expected);
+    return expected;
   }
 }

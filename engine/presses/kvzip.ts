@@ -1,9 +1,8 @@
 // KVzip and FastKVzip: global (across layers and heads) budgets from context-reconstruction importance.
 import { z } from 'zod';
 import type { ModelConfig } from '../model-spec.js';
-import { OtherPress, artefactPath, count, ratio, type NativePressConfig } from './base.js';
-import { checkSafetensorsArtefact, requireArtefactFile } from './artefacts.js';
-import { reconstructionPrompts, type PressTextSource } from './reconstruction-prompts.js';
+import { OtherPress, artefactPath, count, ratio, type ArtefactTensors, type NativePressConfig } from './base.js';
+import { RECONSTRUCTION_CHUNK_TOKENS, reconstructionPrompts, type PressTextSource } from './reconstruction-prompts.js';
 
 /**
  * Scores each context token by the attention it gets while the model repeats the context (reconstruction
@@ -27,7 +26,7 @@ export class KVzipPress extends OtherPress<{ compressionRatio: number; layerwise
     const config = this.toNativeConfig();
     if (this.options.compressionRatio === 0) return config;
     if (!text) this.fail('needs the model\'s tokenizer to build its reconstruction prompts: compress through a model (Session.prefillContext, the provider, the CLI)');
-    return { ...config, options: { ...config.options, ...reconstructionPrompts(text) } };
+    return { ...config, options: { ...config.options, ...reconstructionPrompts(text), chunkSize: RECONSTRUCTION_CHUNK_TOKENS } };
   }
 }
 
@@ -59,18 +58,13 @@ export class FastKVzipPress extends OtherPress<{
       artefactPath: artefactPath(),
     })
     .strict();
-  constructor(options?: unknown) {
-    super(options);
-    requireArtefactFile(this.name, this.options.artefactPath);
-  }
-  override async prepare(model?: ModelConfig): Promise<void> {
-    await super.prepare(model);
+  protected override artefactTensors(model?: ModelConfig): ArtefactTensors {
     const o = FAST_KVZIP_GATE_DIM;
     const D = model?.hidden ?? null;
     const Hk = model?.nKvHeads ?? null;
     const g = model ? model.nHeads / model.nKvHeads : null;
     const Hq = model ? model.nHeads * o : null;
-    const expected: Record<string, (number | null)[]> = {};
+    const expected: ArtefactTensors = {};
     for (let l = 0; l < (model?.nLayers ?? 1); l++) {
       Object.assign(expected, {
         [`layers.${l}.wq`]: [Hq, D],
@@ -82,6 +76,6 @@ export class FastKVzipPress extends OtherPress<{
         [`layers.${l}.sink_keys`]: [Hk, null, o],
       });
     }
-    await checkSafetensorsArtefact(this.name, this.options.artefactPath, expected);
+    return expected;
   }
 }

@@ -1,8 +1,7 @@
 // LU-KV: per-(layer, kv-head) budgets read from a precomputed budget curve (kvpress spec §2.16).
 import { z } from 'zod';
 import type { ModelConfig } from '../model-spec.js';
-import { artefactPath, count, ratio, type PressSpec } from './base.js';
-import { checkSafetensorsArtefact, requireArtefactFile } from './artefacts.js';
+import { artefactPath, count, ratio, type ArtefactTensors, type PressSpec } from './base.js';
 import { WrapperPress, type RatioSource } from './wrapper.js';
 import './registry.js'; // inner press specs are resolved by name
 
@@ -24,14 +23,7 @@ export class LUKVPress extends WrapperPress<{ compressionRatio: number; sink: nu
   static readonly schema = z
     .object({ compressionRatio: ratio().default(0), sink: count().default(4), window: count().default(1), artefactPath: artefactPath() })
     .strict();
-  constructor(options?: unknown) {
-    super(options);
-    requireArtefactFile(this.name, this.options.artefactPath);
-  }
-  override async prepare(model?: ModelConfig): Promise<void> {
-    await super.prepare(model);
-    await checkSafetensorsArtefact(this.name, this.options.artefactPath, {
-      curve: [LUKV_CURVE_ROWS, model?.nLayers ?? null, model?.nKvHeads ?? null],
-    });
+  protected override artefactTensors(model?: ModelConfig): ArtefactTensors {
+    return { curve: [LUKV_CURVE_ROWS, model?.nLayers ?? null, model?.nKvHeads ?? null] };
   }
 }

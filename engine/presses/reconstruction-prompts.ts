@@ -23,6 +23,9 @@ export interface ReconstructionPrompts {
   prefixLength: number;
 }
 
+/** Context tokens per reconstruction pass (kvpress repeats the context in chunks of 2048 tokens). */
+export const RECONSTRUCTION_CHUNK_TOKENS = 2048;
+
 export const REPEAT_PROMPT = '\n\nRepeat the previous context exactly.';
 export const REPEAT_PART_PROMPT = '\n\nRepeat the part of the previous context exactly, starting with';
 

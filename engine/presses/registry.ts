@@ -36,8 +36,24 @@ export interface PressListing {
 // Built on first use: wrapper modules import this file, so the table cannot be filled while modules load.
 let table: PressClass[] | undefined;
 let byName: Map<string, PressClass> | undefined;
+// Classes defined outside this package (registerPressClass), after the built-in ones.
+const registered: PressClass[] = [];
 
-/** Every press class, in the order of the kvpress catalogue (scorers, others, wrappers, decoding). */
+/**
+ * Makes a press class defined elsewhere (a plugin's, a test's) known to createPress, the listing and the CLI
+ * by its class and short names. Its native half registers itself under the same class name in the addon;
+ * a name that is already taken is an InvalidArgumentError.
+ */
+export function registerPressClass(cls: PressClass): void {
+  for (const name of [cls.className, cls.shortName]) {
+    if (lookupTable().has(name)) throw new InvalidArgumentError(`a press named "${name}" is already registered`);
+  }
+  registered.push(cls);
+  table = undefined;
+  byName = undefined;
+}
+
+/** Every press class: the kvpress catalogue in its order (scorers, others, wrappers, decoding), then registered ones. */
 export function pressClasses(): readonly PressClass[] {
   table ??= [
     RandomPress, KnormPress, SnapKVPress, PyramidKVPress, StreamingLLMPress, TOVAPress, ObservedAttentionPress,
@@ -48,6 +64,7 @@ export function pressClasses(): readonly PressClass[] {
     KeyRerotationPress, ChunkKVPress, ChunkPress, BlockPress, MergingPress, DMSPress,
     DecodingPress, CompressionRatioDecodingPress, PrefillDecodingPress, CAMPress,
     CustomScorerPress,
+    ...registered,
   ] as unknown as PressClass[];
   return table;
 }

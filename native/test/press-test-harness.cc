@@ -2,8 +2,10 @@
 // press on plain arrays, the reference implementations in test/ check them.
 //   scorePressLayer(pressConfig, inputs) → { scores?, kept, keys?, values?, positions?, channelRatio }
 //   runPressPipeline(pressConfig, inputs) → the final per-layer cache after a layer-major prefill (+ decode steps)
+//   pressNames() → the presses this addon registers: the engine's and the test-only ones of native/test/presses/
 // pressConfig = { name, options?: { camelCase: number | boolean | string | number[] }, press?, presses? }
-// (option 'path' / 'statsPath' / 'artefactPath' = the artefact file).
+// (option 'artefactPath' = the artefact file; also accepted: 'path' / 'statsPath').
+// Configs come from the TS press classes (toNativeConfig), which send every option with its default.
 #include <napi.h>
 
 #include <cmath>
@@ -612,6 +614,12 @@ Napi::Value run_press_pipeline(const Napi::CallbackInfo& info) {
 void register_press_test_harness(Napi::Env env, Napi::Object exports) {
   exports.Set("scorePressLayer", Napi::Function::New(env, js_entry<score_press_layer>, "scorePressLayer"));
   exports.Set("runPressPipeline", Napi::Function::New(env, js_entry<run_press_pipeline>, "runPressPipeline"));
+  exports.Set("pressNames", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    const auto& names = press::press_names();
+    Napi::Array out = Napi::Array::New(info.Env(), names.size());
+    for (uint32_t i = 0; i < names.size(); ++i) out.Set(i, names[i]);
+    return out;
+  }, "pressNames"));
 }
 
 }  // namespace presskv::addon

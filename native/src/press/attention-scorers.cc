@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/scorer-press.h"
 #include "press/selection.h"
@@ -36,8 +36,9 @@ void append_window(const std::vector<float>& grouped, int32_t Hk, int32_t n, int
 class SnapKVPress : public ScorerPress {
  public:
   explicit SnapKVPress(const PressConfig& c)
-      : ScorerPress(c), window_((int32_t)c.integer("windowSize", 64, 1)), kernel_((int32_t)c.integer("kernelSize", 5, 1)) {
-    if (kernel_ % 2 == 0) invalid(name_, "kernelSize must be odd");
+      : ScorerPress(c), window_((int32_t)c.integer("windowSize", 1)), kernel_((int32_t)c.integer("kernelSize", 1)) {
+    // Schema-checked; kept as a guard: outside it the selection would size its buffers wrongly.
+    if (kernel_ % 2 == 0) c.internal("kernelSize must be odd");
   }
   void validate(int32_t n_context) const override {
     if (ratio_ > 0 && n_context <= window_)
@@ -69,9 +70,7 @@ class SnapKVPress : public ScorerPress {
 
 class PyramidKVPress : public SnapKVPress {
  public:
-  explicit PyramidKVPress(const PressConfig& c) : SnapKVPress(c), beta_(c.number("beta", 20)) {
-    if (!(beta_ > 0)) invalid(name_, "beta must be > 0");
-  }
+  explicit PyramidKVPress(const PressConfig& c) : SnapKVPress(c), beta_(c.number("beta")) {}
   void compress(LayerView& v, LayerDecision& out) override {
     if (ratio_ == 0.0) {
       out.unchanged = true;
@@ -124,13 +123,12 @@ class FinchPress : public ScorerPress {
  public:
   explicit FinchPress(const PressConfig& c)
       : ScorerPress(c),
-        window_((int32_t)c.integer("windowSize", 0, 0)),
-        chunk_((int32_t)c.integer("chunkLength", 0, 0)),
-        normalize_(c.flag("normalizeScores", true)),
-        rerotate_(c.flag("rerotateKeys", true)) {
-    if (chunk_ > 0 && window_ > 0 && !(chunk_ > window_ / (1.0 - ratio_)))
-      invalid(name_, "chunkLength must be > windowSize / (1 − compressionRatio)");
-  }
+        // Both are kvpress `None` options: the engine fills windowSize once it knows the question, and no
+        // chunkLength means one chunk.
+        window_(c.has("windowSize") ? (int32_t)c.integer("windowSize", 1) : 0),
+        chunk_(c.has("chunkLength") ? (int32_t)c.integer("chunkLength", 1) : 0),
+        normalize_(c.flag("normalizeScores")),
+        rerotate_(c.flag("rerotateKeys")) {}
   void validate(int32_t n_context) const override {
     if (ratio_ > 0 && window_ <= 0) invalid(name_, "needs windowSize = the number of question tokens after the context");
     if (ratio_ > 0 && n_context <= window_)
@@ -181,14 +179,12 @@ class FinchPress : public ScorerPress {
   bool normalize_, rerotate_;
 };
 
-}  // namespace
+const PressRegistration<SnapKVPress> snap_kv_registration("SnapKVPress");
+const PressRegistration<PyramidKVPress> pyramid_kv_registration("PyramidKVPress");
+const PressRegistration<TOVAPress> tova_registration("TOVAPress");
+const PressRegistration<ObservedAttentionPress> observed_attention_registration("ObservedAttentionPress");
+const PressRegistration<FinchPress> finch_registration("FinchPress");
 
-std::unique_ptr<Press> make_snapkv(const PressConfig& c, const ModelConfig*) { return std::make_unique<SnapKVPress>(c); }
-std::unique_ptr<Press> make_pyramidkv(const PressConfig& c, const ModelConfig*) { return std::make_unique<PyramidKVPress>(c); }
-std::unique_ptr<Press> make_tova(const PressConfig& c, const ModelConfig*) { return std::make_unique<TOVAPress>(c); }
-std::unique_ptr<Press> make_observed_attention(const PressConfig& c, const ModelConfig*) {
-  return std::make_unique<ObservedAttentionPress>(c);
-}
-std::unique_ptr<Press> make_finch(const PressConfig& c, const ModelConfig*) { return std::make_unique<FinchPress>(c); }
+}  // namespace
 
 }  // namespace presskv::press

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "press/linalg.h"
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/scorer-press.h"
 
@@ -104,7 +104,7 @@ std::vector<float> leverage_scores(const LayerView& v, int32_t sketch, std::mt19
 
 class NonCausalAttnPress : public ScorerPress {
  public:
-  explicit NonCausalAttnPress(const PressConfig& c) : ScorerPress(c), chunk_((int32_t)c.integer("chunkSize", 256, 1)) {}
+  explicit NonCausalAttnPress(const PressConfig& c) : ScorerPress(c), chunk_((int32_t)c.integer("chunkSize", 1)) {}
   void score(const LayerView& v, std::vector<float>& s) override {
     require_prefill(name_, v);
     s = non_causal_scores(v, chunk_);
@@ -116,7 +116,7 @@ class NonCausalAttnPress : public ScorerPress {
 
 class LeverageScorePress : public ScorerPress {
  public:
-  explicit LeverageScorePress(const PressConfig& c) : ScorerPress(c), sketch_((int32_t)c.integer("sketchDimension", 48, 1)) {}
+  explicit LeverageScorePress(const PressConfig& c) : ScorerPress(c), sketch_((int32_t)c.integer("sketchDimension", 1)) {}
   void score(const LayerView& v, std::vector<float>& s) override {
     require_prefill(name_, v);
     s = leverage_scores(v, sketch_, rng_);
@@ -130,12 +130,11 @@ class CompactorPress : public ScorerPress {
  public:
   explicit CompactorPress(const PressConfig& c)
       : ScorerPress(c),
-        sink_start_((int32_t)c.integer("sinkSizeStart", 8, 0)),
-        sink_end_((int32_t)c.integer("sinkSizeEnd", 4, 0)),
-        chunk_((int32_t)c.integer("chunkSize", 256, 1)),
-        sketch_((int32_t)c.integer("sketchDimension", 48, 1)),
-        has_blending_(c.has("blending")),
-        blending_(c.number("blending", 0.0)) {}
+        sink_start_((int32_t)c.integer("sinkSizeStart", 0)),
+        sink_end_((int32_t)c.integer("sinkSizeEnd", 0)),
+        chunk_((int32_t)c.integer("chunkSize", 1)),
+        sketch_((int32_t)c.integer("sketchDimension", 1)),
+        blending_(c.optional_number("blending")) {}
   void score(const LayerView& v, std::vector<float>& s) override {
     require_prefill(name_, v);
     const int32_t n = v.n, Hk = v.n_kv_heads;
@@ -145,7 +144,7 @@ class CompactorPress : public ScorerPress {
     OwnedView middle = slice_view(v, left, n - right);
     const std::vector<float> lev = leverage_scores(middle.view, sketch_, rng_);
     const std::vector<float> nc = non_causal_scores(middle.view, chunk_);
-    const double beta = has_blending_ ? blending_ : ratio_;
+    const double beta = blending_.value_or(ratio_);  // kvpress: blending None = the ratio
     const int32_t m = middle.view.n;
     std::vector<float> blended((size_t)Hk * m);
     for (size_t i = 0; i < blended.size(); ++i) blended[i] = (float)(beta * lev[i] + nc[i]);
@@ -157,14 +156,13 @@ class CompactorPress : public ScorerPress {
 
  private:
   int32_t sink_start_, sink_end_, chunk_, sketch_;
-  bool has_blending_;
-  double blending_;
+  std::optional<double> blending_;
 };
 
-}  // namespace
+const PressRegistration<NonCausalAttnPress> non_causal_attn_registration("NonCausalAttnPress");
+const PressRegistration<LeverageScorePress> leverage_score_registration("LeverageScorePress");
+const PressRegistration<CompactorPress> compactor_registration("CompactorPress");
 
-std::unique_ptr<Press> make_non_causal_attn(const PressConfig& c, const ModelConfig*) { return std::make_unique<NonCausalAttnPress>(c); }
-std::unique_ptr<Press> make_leverage_score(const PressConfig& c, const ModelConfig*) { return std::make_unique<LeverageScorePress>(c); }
-std::unique_ptr<Press> make_compactor(const PressConfig& c, const ModelConfig*) { return std::make_unique<CompactorPress>(c); }
+}  // namespace
 
 }  // namespace presskv::press

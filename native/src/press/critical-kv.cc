@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/scorer-press.h"
 #include "press/selection.h"
@@ -24,9 +24,10 @@ class CriticalKVPress : public RatioWrapperPress {
  public:
   CriticalKVPress(const PressConfig& c, const ModelConfig* m)
       : RatioWrapperPress(c, m),
-        epsilon_(c.number("epsilon", 1e-4)),
-        first_stage_(c.number("firstStageRatio", 0.5)) {
-    if (!(first_stage_ >= 0 && first_stage_ <= 1)) invalid(name_, "firstStageRatio must be in [0, 1]");
+        epsilon_(c.number("epsilon")),
+        first_stage_(c.number("firstStageRatio")) {
+    // Schema-checked; kept as a guard: outside it the selection would size its buffers wrongly.
+    if (!(first_stage_ >= 0 && first_stage_ <= 1)) c.internal("firstStageRatio must be in [0, 1]");
   }
   PressKind kind() const override { return PressKind::Scorer; }
   bool is_scorer() const override { return true; }
@@ -54,11 +55,12 @@ class CriticalAdaKVPress : public RatioWrapperPress {
  public:
   CriticalAdaKVPress(const PressConfig& c, const ModelConfig* m)
       : RatioWrapperPress(c, m),
-        alpha_(c.number("alphaSafeguard", 0.2)),
-        epsilon_(c.number("epsilon", 1e-4)),
-        first_stage_(c.number("firstStageRatio", 0.5)) {
-    if (!(alpha_ >= 0 && alpha_ <= 1)) invalid(name_, "alphaSafeguard must be in [0, 1]");
-    if (!(first_stage_ >= 0 && first_stage_ <= 1)) invalid(name_, "firstStageRatio must be in [0, 1]");
+        alpha_(c.number("alphaSafeguard")),
+        epsilon_(c.number("epsilon")),
+        first_stage_(c.number("firstStageRatio")) {
+    // Schema-checked; kept as a guard: outside it the selection would size its buffers wrongly.
+    if (!(alpha_ >= 0 && alpha_ <= 1)) c.internal("alphaSafeguard must be in [0, 1]");
+    if (!(first_stage_ >= 0 && first_stage_ <= 1)) c.internal("firstStageRatio must be in [0, 1]");
   }
   void compress_at(LayerView& v, LayerDecision& out, double r) override {
     const int32_t n = v.n, Hk = v.n_kv_heads;
@@ -88,11 +90,9 @@ class CriticalAdaKVPress : public RatioWrapperPress {
   double alpha_, epsilon_, first_stage_;
 };
 
-}  // namespace
+const PressRegistration<CriticalKVPress> critical_kv_registration("CriticalKVPress");
+const PressRegistration<CriticalAdaKVPress> critical_ada_kv_registration("CriticalAdaKVPress");
 
-std::unique_ptr<Press> make_critical_kv(const PressConfig& c, const ModelConfig* m) { return std::make_unique<CriticalKVPress>(c, m); }
-std::unique_ptr<Press> make_critical_adakv(const PressConfig& c, const ModelConfig* m) {
-  return std::make_unique<CriticalAdaKVPress>(c, m);
-}
+}  // namespace
 
 }  // namespace presskv::press

@@ -28,7 +28,7 @@ bool CrossLayerPress::ready_to_decide(const std::vector<LayerView>& views, std::
   return ready;
 }
 
-GlobalBudgetPress::GlobalBudgetPress(const PressConfig& c) : CrossLayerPress(c), layerwise_(c.flag("layerwise", false)) {}
+GlobalBudgetPress::GlobalBudgetPress(const PressConfig& c) : CrossLayerPress(c), layerwise_(c.flag("layerwise")) {}
 
 void GlobalBudgetPress::finish(std::vector<LayerView>& views, std::vector<LayerDecision>& out) {
   if (!ready_to_decide(views, out)) return;

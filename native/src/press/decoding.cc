@@ -9,7 +9,7 @@
 #include <limits>
 #include <random>
 
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/scorer-press.h"
 #include "press/selection.h"
@@ -38,15 +38,15 @@ class DecodingPress : public Press {
   DecodingPress(const PressConfig& c, const ModelConfig* m)
       : name_(c.name),
         base_(make_inner(c, m)),
-        interval_((int32_t)c.integer("compressionInterval", 512, 1)),
-        target_((int32_t)c.integer("targetSize", 2048, 1)),
-        buffer_size_((int32_t)c.integer("hiddenStatesBufferSize", 256, 0)),
+        interval_((int32_t)c.integer("compressionInterval", 1)),
+        // CompressionRatioDecodingPress has a target ratio instead of a target size.
+        target_(c.name == "CompressionRatioDecodingPress" ? 0 : (int32_t)c.integer("targetSize", 1)),
+        buffer_size_((int32_t)c.integer("hiddenStatesBufferSize", 0)),
         by_ratio_(c.name == "CompressionRatioDecodingPress"),
         target_ratio_(by_ratio_ ? checked_ratio(c, "targetCompressionRatio") : 0.0) {
-    if (by_ratio_ && !c.has("targetCompressionRatio")) target_ratio_ = 0.5;
     if (!base_->is_scorer() && base_->name() != "AdaKVPress")
       invalid(name_, "compresses with a scorer press or AdaKVPress; " + base_->name() + " is neither");
-    rng_.seed((uint64_t)c.number("seed", 0));
+    rng_.seed((uint64_t)c.optional_number("seed").value_or(0));
   }
   const std::string& name() const override { return name_; }
   PressKind kind() const override { return PressKind::Decoding; }
@@ -120,7 +120,7 @@ class DecodingPress : public Press {
 class CAMPress : public DecodingPress {
  public:
   CAMPress(const PressConfig& c, const ModelConfig* m)
-      : DecodingPress(c, m), merge_budget_((int32_t)c.integer("mergeBudget", 32, 1)) {}
+      : DecodingPress(c, m), merge_budget_((int32_t)c.integer("mergeBudget", 1)) {}
   void begin(int32_t n_layers) override {
     DecodingPress::begin(n_layers);
     attention_.assign(n_layers, {});
@@ -264,12 +264,11 @@ class PrefillDecodingPress : public Press {
   std::unique_ptr<Press> prefilling_, decoding_;
 };
 
-}  // namespace
+const PressRegistration<DecodingPress> decoding_registration("DecodingPress");
+const PressRegistration<DecodingPress> compression_ratio_decoding_registration("CompressionRatioDecodingPress");
+const PressRegistration<PrefillDecodingPress> prefill_decoding_registration("PrefillDecodingPress");
+const PressRegistration<CAMPress> cam_registration("CAMPress");
 
-std::unique_ptr<Press> make_decoding(const PressConfig& c, const ModelConfig* m) { return std::make_unique<DecodingPress>(c, m); }
-std::unique_ptr<Press> make_prefill_decoding(const PressConfig& c, const ModelConfig* m) {
-  return std::make_unique<PrefillDecodingPress>(c, m);
-}
-std::unique_ptr<Press> make_cam(const PressConfig& c, const ModelConfig* m) { return std::make_unique<CAMPress>(c, m); }
+}  // namespace
 
 }  // namespace presskv::press

@@ -8,7 +8,7 @@
 #include <numeric>
 
 #include "press/artefacts.h"
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/rope.h"
 #include "press/scorer-press.h"
@@ -21,15 +21,13 @@ class DuoAttentionPress : public Press {
   DuoAttentionPress(const PressConfig& c, const ModelConfig* model)
       : name_(c.name),
         head_ratio_(checked_ratio(c, "headCompressionRatio", true)),
-        on_the_fly_(c.flag("onTheFlyScoring", false)) {
+        on_the_fly_(c.flag("onTheFlyScoring")) {
     if (on_the_fly_) {
       sink_ = 128;
       recent_ = 256;
       return;
     }
-    if (c.artefact_path.empty())
-      invalid(name_, "needs the head-pattern file (option 'path', JSON {sinkSize, recentSize, headScores[L][Hk]}) or onTheFlyScoring");
-    const JsonValue json = read_json_file(c.artefact_path);
+    const JsonValue json = read_json_file(c.artefact());
     const JsonValue* sink = json.find("sinkSize");
     const JsonValue* recent = json.find("recentSize");
     const JsonValue* scores = json.find("headScores");
@@ -160,10 +158,8 @@ class DuoAttentionPress : public Press {
   int64_t evicted_total_ = 0, slots_total_ = 0;
 };
 
-}  // namespace
+const PressRegistration<DuoAttentionPress> duo_attention_registration("DuoAttentionPress");
 
-std::unique_ptr<Press> make_duo_attention(const PressConfig& c, const ModelConfig* m) {
-  return std::make_unique<DuoAttentionPress>(c, m);
-}
+}  // namespace
 
 }  // namespace presskv::press

@@ -5,7 +5,7 @@
 
 #include "press/artefacts.h"
 #include "press/linalg.h"
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/rope.h"
 #include "press/scorer-press.h"
@@ -85,11 +85,11 @@ class ExpectedAttentionPress : public ScorerPress {
  public:
   ExpectedAttentionPress(const PressConfig& c, const ModelConfig* model)
       : ScorerPress(c),
-        future_((int32_t)c.integer("nFuturePositions", 512, 1)),
-        n_sink_((int32_t)c.integer("nSink", 4, 0)),
-        use_covariance_(c.flag("useCovariance", true)),
-        use_vnorm_(c.flag("useVnorm", true)),
-        epsilon_(c.number("epsilon", 0.0)) {
+        future_((int32_t)c.integer("nFuturePositions", 1)),
+        n_sink_((int32_t)c.integer("nSink", 0)),
+        use_covariance_(c.flag("useCovariance")),
+        use_vnorm_(c.flag("useVnorm")),
+        epsilon_(c.number("epsilon")) {
     if (c.name == "ExpectedAttentionStatsPress") load_stats(c, model);
   }
   void validate(int32_t n_context) const override {
@@ -151,9 +151,7 @@ class ExpectedAttentionPress : public ScorerPress {
 
  private:
   void load_stats(const PressConfig& c, const ModelConfig* model) {
-    if (c.artefact_path.empty())
-      invalid(name_, "needs the statistics file (option 'path', safetensors with query_mean [L, H, d], query_cov [L, H, d, d])");
-    Safetensors file = Safetensors::open(c.artefact_path);
+    Safetensors file = Safetensors::open(c.artefact());
     std::vector<int64_t> shape;
     stats_mean_ = file.tensor_f32("query_mean", shape);
     if (shape.size() != 3) throw EngineError(ErrorCode::CorruptFile, name_ + ": query_mean must be [L, H, d]");
@@ -178,10 +176,10 @@ class CapPress : public ScorerPress {
  public:
   explicit CapPress(const PressConfig& c)
       : ScorerPress(c),
-        tau_(c.number("tau", 5.0)),
-        future_((int32_t)c.integer("nFuturePositions", 512, 1)),
-        n_sink_((int32_t)c.integer("nSink", 4, 0)),
-        epsilon_(c.number("epsilon", 1e-6)) {}
+        tau_(c.number("tau")),
+        future_((int32_t)c.integer("nFuturePositions", 1)),
+        n_sink_((int32_t)c.integer("nSink", 0)),
+        epsilon_(c.number("epsilon")) {}
   void validate(int32_t n_context) const override {
     if (ratio_ > 0 && n_context <= n_sink_) invalid(name_, "the context must be longer than nSink");
   }
@@ -239,11 +237,10 @@ class CapPress : public ScorerPress {
   double epsilon_;
 };
 
-}  // namespace
+const PressRegistration<ExpectedAttentionPress> expected_attention_registration("ExpectedAttentionPress");
+const PressRegistration<ExpectedAttentionPress> expected_attention_stats_registration("ExpectedAttentionStatsPress");
+const PressRegistration<CapPress> cap_registration("CapPress");
 
-std::unique_ptr<Press> make_expected_attention(const PressConfig& c, const ModelConfig* m) {
-  return std::make_unique<ExpectedAttentionPress>(c, m);
-}
-std::unique_ptr<Press> make_cap(const PressConfig& c, const ModelConfig*) { return std::make_unique<CapPress>(c); }
+}  // namespace
 
 }  // namespace presskv::press

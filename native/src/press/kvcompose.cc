@@ -8,7 +8,7 @@
 #include <numeric>
 
 #include "press/cross-layer-press.h"
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/reconstruction-attention.h"
 #include "press/reconstruction-plan.h"
@@ -18,23 +18,20 @@
 namespace presskv::press {
 namespace {
 
-bool parse_aggregate(const PressConfig& c, const char* key, const char* fallback) {
-  const std::string v = c.text(key, fallback);
-  if (v != "max" && v != "mean") invalid(c.name, std::string(key) + " must be 'max' or 'mean', got '" + v + "'");
-  return v == "max";
-}
+// True for 'max', false for 'mean' (the schema allows only those two).
+bool is_max_aggregate(const PressConfig& c, const char* key) { return c.text(key) == "max"; }
 
 class KVComposePress : public CrossLayerPress {
  public:
   explicit KVComposePress(const PressConfig& c)
       : CrossLayerPress(c),
-        structured_(c.flag("structured", true)),
-        task_max_(parse_aggregate(c, "aggTask", "max")),
-        group_max_(parse_aggregate(c, "aggGroup", "mean")),
-        head_max_(parse_aggregate(c, "aggHead", "mean")),
-        add_v_norm_(c.flag("addVNorm", false)),
-        add_mean_(c.flag("addMeanAcrossHeads", true)),
-        lower_bound_((int32_t)c.integer("keepTokenLowerBound", 0, 0)) {}
+        structured_(c.flag("structured")),
+        task_max_(is_max_aggregate(c, "aggTask")),
+        group_max_(is_max_aggregate(c, "aggGroup")),
+        head_max_(is_max_aggregate(c, "aggHead")),
+        add_v_norm_(c.flag("addVNorm")),
+        add_mean_(c.flag("addMeanAcrossHeads")),
+        lower_bound_((int32_t)c.integer("keepTokenLowerBound", 0)) {}
   void begin(int32_t n_layers) override {
     CrossLayerPress::begin(n_layers);
     plan_.reset();
@@ -131,8 +128,8 @@ class KVComposePress : public CrossLayerPress {
   ReconstructionPlan plan_;
 };
 
-}  // namespace
+const PressRegistration<KVComposePress> kv_compose_registration("KVComposePress");
 
-std::unique_ptr<Press> make_kvcompose(const PressConfig& c, const ModelConfig*) { return std::make_unique<KVComposePress>(c); }
+}  // namespace
 
 }  // namespace presskv::press

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "press/artefacts.h"
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/scorer-press.h"
 
@@ -18,11 +18,8 @@ struct SurrogateLayer {
 class KVzapPress : public ScorerPress {
  public:
   KVzapPress(const PressConfig& c, const ModelConfig* model) : ScorerPress(c) {
-    const std::string type = c.text("modelType", "mlp");
-    if (type != "mlp" && type != "linear") invalid(name_, "modelType must be 'mlp' or 'linear'");
-    mlp_ = type == "mlp";
-    if (c.artefact_path.empty()) invalid(name_, "needs the surrogate weights file (option 'path', safetensors layers.{l}.w1/b1[/w2/b2])");
-    Safetensors file = Safetensors::open(c.artefact_path);
+    mlp_ = c.text("modelType") == "mlp";  // the schema allows 'mlp' and 'linear'
+    Safetensors file = Safetensors::open(c.artefact());
     for (int32_t l = 0;; ++l) {
       const std::string prefix = "layers." + std::to_string(l) + ".";
       if (!file.has(prefix + "w1")) break;
@@ -90,8 +87,8 @@ class KVzapPress : public ScorerPress {
   std::vector<SurrogateLayer> layers_;
 };
 
-}  // namespace
+const PressRegistration<KVzapPress> k_vzap_registration("KVzapPress");
 
-std::unique_ptr<Press> make_kvzap(const PressConfig& c, const ModelConfig* m) { return std::make_unique<KVzapPress>(c, m); }
+}  // namespace
 
 }  // namespace presskv::press

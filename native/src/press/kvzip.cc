@@ -7,7 +7,7 @@
 
 #include "press/artefacts.h"
 #include "press/cross-layer-press.h"
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/reconstruction-attention.h"
 #include "press/reconstruction-plan.h"
@@ -16,14 +16,12 @@
 namespace presskv::press {
 namespace {
 
-// Token ids from a numeric list option (absent: empty, present = false).
-std::vector<int32_t> token_ids(const PressConfig& c, const std::string& key, bool& present) {
-  auto it = c.lists.find(key);
-  present = it != c.lists.end();
+// Token ids from a numeric list option. The ids come from the model's tokenizer; the guard stays because a
+// negative or fractional id would index outside the embedding table.
+std::vector<int32_t> token_ids(const PressConfig& c, const std::string& key) {
   std::vector<int32_t> out;
-  if (!present) return out;
-  for (double id : it->second) {
-    if (id != (double)(int32_t)id || id < 0) invalid(c.name, "option '" + key + "' must hold token ids (integers >= 0)");
+  for (double id : c.list(key)) {
+    if (id != (double)(int32_t)id || id < 0) c.internal("option '" + key + "' must hold token ids (integers >= 0)");
     out.push_back((int32_t)id);
   }
   return out;
@@ -36,18 +34,22 @@ class KVzipPress : public GlobalBudgetPress {
  public:
   explicit KVzipPress(const PressConfig& c)
       : GlobalBudgetPress(c),
-        n_sink_((int32_t)c.integer("nSink", 4, 0)),
-        plus_(c.flag("kvzipPlusNormalization", false)),
-        chunk_((int32_t)c.integer("chunkSize", 2048, 1)),
-        prefix_length_((int32_t)c.integer("prefixLength", 0, 0)) {
-    bool first = false, next = false, suffix = false;
-    repeat_ids_ = token_ids(c, "repeatPromptIds", first);
-    repeat_part_ids_ = token_ids(c, "repeatPartPromptIds", next);
-    suffix_ids_ = token_ids(c, "suffixIds", suffix);
-    if (ratio_ > 0 && !(first && next && suffix))
-      invalid(name_, "needs the reconstruction prompts as token ids (repeatPromptIds, repeatPartPromptIds, suffixIds, "
-                     "prefixLength), which the engine derives from the model's tokenizer and chat template "
-                     "(engine/presses/reconstruction-prompts.ts)");
+        n_sink_((int32_t)c.integer("nSink", 0)),
+        plus_(c.flag("kvzipPlusNormalization")),
+        chunk_(0),
+        prefix_length_(0) {
+    // The reconstruction pieces are token ids of the model, which the TS press adds (KVzipPress.nativeConfigFor)
+    // only when it compresses: at ratio 0 nothing is reconstructed.
+    if (ratio_ == 0.0) return;
+    if (!c.lists.count("repeatPromptIds") || !c.lists.count("repeatPartPromptIds") || !c.lists.count("suffixIds"))
+      c.internal("needs the reconstruction prompts as token ids (repeatPromptIds, repeatPartPromptIds, suffixIds, "
+                 "prefixLength, chunkSize), which the engine derives from the model's tokenizer and chat template "
+                 "(engine/presses/reconstruction-prompts.ts)");
+    chunk_ = (int32_t)c.integer("chunkSize", 1);
+    prefix_length_ = (int32_t)c.integer("prefixLength", 0);
+    repeat_ids_ = token_ids(c, "repeatPromptIds");
+    repeat_part_ids_ = token_ids(c, "repeatPartPromptIds");
+    suffix_ids_ = token_ids(c, "suffixIds");
   }
 
   void begin(int32_t n_layers) override {
@@ -137,11 +139,10 @@ class FastKVzipPress : public GlobalBudgetPress {
  public:
   FastKVzipPress(const PressConfig& c, const ModelConfig* model)
       : GlobalBudgetPress(c),
-        n_sink_((int32_t)c.integer("nSink", 4, 0)),
-        window_size_((int32_t)c.integer("windowSize", 4096, 0)),
-        window_ratio_(c.number("windowRatio", 0.02)) {
-    if (c.artefact_path.empty()) invalid(name_, "needs the gate weights file (option 'path', see native/src/press/artefacts.h)");
-    Safetensors file = Safetensors::open(c.artefact_path);
+        n_sink_((int32_t)c.integer("nSink", 0)),
+        window_size_((int32_t)c.integer("windowSize", 0)),
+        window_ratio_(c.number("windowRatio")) {
+    Safetensors file = Safetensors::open(c.artefact());
     for (int32_t l = 0;; ++l) {
       const std::string p = "layers." + std::to_string(l) + ".";
       if (!file.has(p + "wq")) break;
@@ -234,9 +235,9 @@ class FastKVzipPress : public GlobalBudgetPress {
   int32_t heads_ = 0, dim_ = 0;
 };
 
-}  // namespace
+const PressRegistration<KVzipPress> k_vzip_registration("KVzipPress");
+const PressRegistration<FastKVzipPress> fast_k_vzip_registration("FastKVzipPress");
 
-std::unique_ptr<Press> make_kvzip(const PressConfig& c, const ModelConfig*) { return std::make_unique<KVzipPress>(c); }
-std::unique_ptr<Press> make_fastkvzip(const PressConfig& c, const ModelConfig* m) { return std::make_unique<FastKVzipPress>(c, m); }
+}  // namespace
 
 }  // namespace presskv::press

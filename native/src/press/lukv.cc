@@ -5,7 +5,7 @@
 #include <numeric>
 
 #include "press/artefacts.h"
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/scorer-press.h"
 #include "press/selection.h"
@@ -14,23 +14,14 @@
 namespace presskv::press {
 namespace {
 
-std::unique_ptr<Press> lukv_inner(const PressConfig& c, const ModelConfig* m) {
-  if (!c.children.empty()) return make_inner_scorer(c, m);
-  PressConfig fallback;
-  fallback.name = "ExpectedAttentionPress";
-  fallback.numbers["epsilon"] = 2e-2;
-  return create_press(fallback, m);
-}
-
 class LUKVPress : public WrapperPress {
  public:
   LUKVPress(const PressConfig& c, const ModelConfig* m)
-      : WrapperPress(c, lukv_inner(c, m)),
+      : WrapperPress(c, make_inner_scorer(c, m)),
         ratio_(checked_ratio(c)),
-        sink_((int32_t)c.integer("sink", 4, 0)),
-        window_((int32_t)c.integer("window", 1, 0)) {
-    if (c.artefact_path.empty()) invalid(name_, "needs the budget curve file (option 'path', safetensors \"curve\" [99, L, Hk])");
-    curve_ = Safetensors::open(c.artefact_path).tensor_f32("curve", shape_);
+        sink_((int32_t)c.integer("sink", 0)),
+        window_((int32_t)c.integer("window", 0)) {
+    curve_ = Safetensors::open(c.artefact()).tensor_f32("curve", shape_);
     if (shape_.size() != 3 || shape_[0] != 99)
       throw EngineError(ErrorCode::CorruptFile, name_ + ": curve must be [99, L, Hk], got " + shape_text(shape_));
     if (m && (shape_[1] != m->n_layers || shape_[2] != m->n_kv_heads))
@@ -86,8 +77,8 @@ class LUKVPress : public WrapperPress {
   std::vector<int64_t> shape_;
 };
 
-}  // namespace
+const PressRegistration<LUKVPress> lukv_registration("LUKVPress");
 
-std::unique_ptr<Press> make_lukv(const PressConfig& c, const ModelConfig* m) { return std::make_unique<LUKVPress>(c, m); }
+}  // namespace
 
 }  // namespace presskv::press

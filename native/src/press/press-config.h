@@ -3,9 +3,10 @@
 //   { name: 'SnapKVPress', options: { windowSize: 64, ... }, press?: <inner>, presses?: [<inner>, ...] }
 // Option names are kvpress's, camelCased (compression_ratio → compressionRatio). Numbers and booleans
 // land in `numbers` (true = 1), strings in `strings`, numeric arrays in `lists`. An artefact file path
-// is the option `path` (also accepted: statsPath / artefactPath).
+// is the option `artefactPath` (also accepted: path / statsPath).
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,28 +36,23 @@ struct PressConfig {
   std::string artefact_path;
   std::shared_ptr<ExternalScorer> external_scorer;  // CustomScorerPress only
 
+  // The TS press class (engine/presses/) is the one source of the options: it validates them and sends every
+  // one, defaults filled in. The accessors below hold no second copy of the defaults; an option that is
+  // missing or of the wrong type means the config was not made by a press class, an internal error.
   bool has(const std::string& key) const { return numbers.count(key) > 0; }
-  double number(const std::string& key, double fallback) const {
-    auto it = numbers.find(key);
-    return it == numbers.end() ? fallback : it->second;
-  }
-  bool flag(const std::string& key, bool fallback) const {
-    auto it = numbers.find(key);
-    return it == numbers.end() ? fallback : it->second != 0.0;
-  }
-  std::string text(const std::string& key, const std::string& fallback) const {
-    auto it = strings.find(key);
-    return it == strings.end() ? fallback : it->second;
-  }
-  // An integer option >= min_value (InvalidArgument otherwise).
-  int64_t integer(const std::string& key, int64_t fallback, int64_t min_value) const {
-    double v = number(key, (double)fallback);
-    if (v != (double)(int64_t)v || v < (double)min_value) {
-      throw EngineError(ErrorCode::InvalidArgument, name + ": option '" + key + "' must be an integer >= " +
-                                                        std::to_string(min_value) + ", got " + std::to_string(v));
-    }
-    return (int64_t)v;
-  }
+  double number(const std::string& key) const;
+  bool flag(const std::string& key) const { return number(key) != 0.0; }
+  const std::string& text(const std::string& key) const;
+  const std::vector<double>& list(const std::string& key) const;
+  // kvpress's `None` options (seed, blending, a wrapper's optional ratio): absent when unset.
+  std::optional<double> optional_number(const std::string& key) const;
+  // An integer option >= min_value. The TS schema already bounds it; this guard stays because a count below
+  // its minimum would index outside the layer's buffers.
+  int64_t integer(const std::string& key, int64_t min_value) const;
+  // The artefact file (option `artefactPath`, required by the presses that read one).
+  const std::string& artefact() const;
+  // ErrorCode::Internal "<press>: <message>".
+  [[noreturn]] void internal(const std::string& message) const;
 };
 
 }  // namespace presskv::press

@@ -1,63 +1,32 @@
-// Press names → constructors. Entries appear as each family is implemented.
+#include "press/press-registry.h"
+
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 
-#include "press/press-factories.h"
 #include "press/scorer-press.h"
 
 namespace presskv::press {
 namespace {
 
-const std::map<std::string, PressFactory>& registry() {
-  static const std::map<std::string, PressFactory> table = {
-      {"RandomPress", make_random},
-      {"KnormPress", make_knorm},
-      {"KeyDiffPress", make_keydiff},
-      {"StreamingLLMPress", make_streaming_llm},
-      {"QFilterPress", make_qfilter},
-      {"LagKVPress", make_lagkv},
-      {"CURPress", make_cur},
-      {"CustomScorerPress", make_custom_scorer},
-      {"SnapKVPress", make_snapkv},
-      {"PyramidKVPress", make_pyramidkv},
-      {"TOVAPress", make_tova},
-      {"ObservedAttentionPress", make_observed_attention},
-      {"FinchPress", make_finch},
-      {"ExpectedAttentionPress", make_expected_attention},
-      {"ExpectedAttentionStatsPress", make_expected_attention},
-      {"CapPress", make_cap},
-      {"NonCausalAttnPress", make_non_causal_attn},
-      {"LeverageScorePress", make_leverage_score},
-      {"CompactorPress", make_compactor},
-      {"KVzapPress", make_kvzap},
-      {"AdaKVPress", make_adakv},
-      {"KeyRerotationPress", make_key_rerotation},
-      {"ChunkKVPress", make_chunkkv},
-      {"ChunkPress", make_chunk},
-      {"BlockPress", make_block},
-      {"MergingPress", make_merging},
-      {"PerLayerCompressionPress", make_per_layer_compression},
-      {"ComposedPress", make_composed},
-      {"DMSPress", make_dms},
-      {"CriticalKVPress", make_critical_kv},
-      {"CriticalAdaKVPress", make_critical_adakv},
-      {"LUKVPress", make_lukv},
-      {"ThinKPress", make_think},
-      {"SimLayerKVPress", make_simlayerkv},
-      {"DuoAttentionPress", make_duo_attention},
-      {"KVzipPress", make_kvzip},
-      {"FastKVzipPress", make_fastkvzip},
-      {"KVComposePress", make_kvcompose},
-      {"DecodingPress", make_decoding},
-      {"CompressionRatioDecodingPress", make_decoding},
-      {"PrefillDecodingPress", make_prefill_decoding},
-      {"CAMPress", make_cam},
-  };
+// A function-local static: registrations run during static initialisation, in no defined order across
+// files, so the table must exist before the first of them whichever file that is.
+std::map<std::string, PressFactory>& registry() {
+  static std::map<std::string, PressFactory> table;
   return table;
 }
 
 }  // namespace
 
+void register_press(const char* name, PressFactory factory) {
+  if (!registry().emplace(name, factory).second) {
+    std::fprintf(stderr, "presskv: press '%s' is registered twice\n", name);
+    std::abort();
+  }
+}
+
 const std::vector<std::string>& press_names() {
+  // Built on first use, which is after every registration (they all run while the addon loads).
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
     for (const auto& entry : registry()) out.push_back(entry.first);

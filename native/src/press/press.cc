@@ -32,15 +32,61 @@ void Press::compress(LayerView&, LayerDecision& out) { out.unchanged = true; }
   throw EngineError(ErrorCode::InvalidArgument, press + ": " + message);
 }
 
+void PressConfig::internal(const std::string& message) const {
+  throw EngineError(ErrorCode::Internal, name + ": " + message);
+}
+
+namespace {
+const char* const kMissingHint = " (press configs come from the TS press classes, which send every option)";
+}
+
+double PressConfig::number(const std::string& key) const {
+  auto it = numbers.find(key);
+  if (it == numbers.end()) internal("numeric option '" + key + "' is missing" + kMissingHint);
+  return it->second;
+}
+
+const std::string& PressConfig::text(const std::string& key) const {
+  auto it = strings.find(key);
+  if (it == strings.end()) internal("string option '" + key + "' is missing" + kMissingHint);
+  return it->second;
+}
+
+const std::vector<double>& PressConfig::list(const std::string& key) const {
+  auto it = lists.find(key);
+  if (it == lists.end()) internal("list option '" + key + "' is missing" + kMissingHint);
+  return it->second;
+}
+
+std::optional<double> PressConfig::optional_number(const std::string& key) const {
+  auto it = numbers.find(key);
+  if (it == numbers.end()) return std::nullopt;
+  return it->second;
+}
+
+int64_t PressConfig::integer(const std::string& key, int64_t min_value) const {
+  const double v = number(key);
+  if (!std::isfinite(v) || v != (double)(int64_t)v || v < (double)min_value)
+    internal("option '" + key + "' must be an integer >= " + std::to_string(min_value) + ", got " + std::to_string(v));
+  return (int64_t)v;
+}
+
+const std::string& PressConfig::artefact() const {
+  if (artefact_path.empty()) internal("option 'artefactPath' is missing" + std::string(kMissingHint));
+  return artefact_path;
+}
+
 double checked_ratio(const PressConfig& config, const char* key, bool allow_one) {
-  const double r = config.number(key, 0.0);
+  const double r = config.number(key);
+  // The schema bounds every ratio; this guard stays because a ratio outside it makes a negative keep count.
   if (!std::isfinite(r) || r < 0 || (allow_one ? r > 1 : r >= 1))
-    invalid(config.name, std::string(key) + " must be in [0, " + (allow_one ? "1]" : "1)") + ", got " + std::to_string(r));
+    config.internal(std::string(key) + " must be in [0, " + (allow_one ? "1]" : "1)") + ", got " + std::to_string(r));
   return r;
 }
 
 ScorerPress::ScorerPress(const PressConfig& config) : name_(config.name), ratio_(checked_ratio(config)) {
-  rng_.seed((uint64_t)config.number("seed", 0));
+  // An unset seed (kvpress's None) still gives reproducible scores: seed 0.
+  rng_.seed((uint64_t)config.optional_number("seed").value_or(0));
 }
 
 void ScorerPress::compress(LayerView& view, LayerDecision& out) {

@@ -2,7 +2,7 @@
 // tokens ("lazy" layers) keep only those; the others stay whole.
 #include <numeric>
 
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/scorer-press.h"
 
@@ -13,11 +13,12 @@ class SimLayerKVPress : public Press {
  public:
   explicit SimLayerKVPress(const PressConfig& c)
       : name_(c.name),
-        threshold_(c.number("lazyThreshold", 1.0)),
-        n_last_((int32_t)c.integer("nLast", 1, 1)),
-        n_recent_((int32_t)c.integer("nRecent", 1024, 1)),
-        n_initial_((int32_t)c.integer("nInitial", 4, 0)) {
-    if (n_recent_ < n_last_) invalid(name_, "nRecent must be >= nLast");
+        threshold_(c.number("lazyThreshold")),
+        n_last_((int32_t)c.integer("nLast", 1)),
+        n_recent_((int32_t)c.integer("nRecent", 1)),
+        n_initial_((int32_t)c.integer("nInitial", 0)) {
+    // Schema-checked; kept as a guard: outside it the recent window would not hold the last queries.
+    if (n_recent_ < n_last_) c.internal("nRecent must be >= nLast");
   }
   const std::string& name() const override { return name_; }
   PressKind kind() const override { return PressKind::Other; }
@@ -61,8 +62,8 @@ class SimLayerKVPress : public Press {
   std::vector<double> ratios_;
 };
 
-}  // namespace
+const PressRegistration<SimLayerKVPress> sim_layer_kv_registration("SimLayerKVPress");
 
-std::unique_ptr<Press> make_simlayerkv(const PressConfig& c, const ModelConfig*) { return std::make_unique<SimLayerKVPress>(c); }
+}  // namespace
 
 }  // namespace presskv::press

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "press/artefacts.h"
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/scorer-press.h"
 
@@ -63,7 +63,7 @@ class KeyDiffPress : public ScorerPress {
 
 class StreamingLLMPress : public ScorerPress {
  public:
-  explicit StreamingLLMPress(const PressConfig& c) : ScorerPress(c), n_sink_((int32_t)c.integer("nSink", 4, 0)) {}
+  explicit StreamingLLMPress(const PressConfig& c) : ScorerPress(c), n_sink_((int32_t)c.integer("nSink", 0)) {}
   void validate(int32_t n_context) const override {
     if (ratio_ > 0 && n_context <= n_sink_)
       invalid(name_, "the context (" + std::to_string(n_context) + " tokens) must be longer than nSink (" +
@@ -83,8 +83,7 @@ class StreamingLLMPress : public ScorerPress {
 class QFilterPress : public ScorerPress {
  public:
   QFilterPress(const PressConfig& c, const ModelConfig* model) : ScorerPress(c) {
-    if (c.artefact_path.empty()) invalid(name_, "needs the Q-filter file (option 'path', safetensors with \"q_filters\" [L, Hk, d])");
-    Safetensors file = Safetensors::open(c.artefact_path);
+    Safetensors file = Safetensors::open(c.artefact());
     filters_ = file.tensor_f32("q_filters", shape_);
     if (shape_.size() != 3) throw EngineError(ErrorCode::CorruptFile, name_ + ": q_filters must be [L, Hk, d]");
     if (model && (shape_[0] != model->n_layers || shape_[1] != model->n_kv_heads || shape_[2] != model->head_dim))
@@ -115,9 +114,9 @@ class LagKVPress : public ScorerPress {
  public:
   explicit LagKVPress(const PressConfig& c)
       : ScorerPress(c),
-        n_sink_((int32_t)c.integer("nSink", 4, 0)),
-        lag_((int32_t)c.integer("lagSize", 128, 1)),
-        cross_scoring_(c.flag("crossScoring", false)) {}
+        n_sink_((int32_t)c.integer("nSink", 0)),
+        lag_((int32_t)c.integer("lagSize", 1)),
+        cross_scoring_(c.flag("crossScoring")) {}
 
   void score(const LayerView& v, std::vector<float>& s) override {
     const int32_t n = v.n, Hk = v.n_kv_heads;
@@ -186,14 +185,11 @@ class CURPress : public ScorerPress {
  public:
   explicit CURPress(const PressConfig& c)
       : ScorerPress(c),
-        n_sinks_((int32_t)c.integer("numSinks", 4, 0)),
-        leverage_(c.text("leverageType", "kv_product")),
-        random_(c.flag("useRandomLeverage", false)),
-        local_(c.flag("useLocalApproximation", true)),
-        window_((int32_t)c.integer("localWindowSize", 16, 1)) {
-    if (leverage_ != "key" && leverage_ != "value" && leverage_ != "kv_avg" && leverage_ != "kv_product")
-      invalid(name_, "leverageType must be key, value, kv_avg or kv_product, got '" + leverage_ + "'");
-  }
+        n_sinks_((int32_t)c.integer("numSinks", 0)),
+        leverage_(c.text("leverageType")),
+        random_(c.flag("useRandomLeverage")),
+        local_(c.flag("useLocalApproximation")),
+        window_((int32_t)c.integer("localWindowSize", 1)) {}
 
   void score(const LayerView& v, std::vector<float>& s) override {
     const int32_t n = v.n, d = v.head_dim, sketch = 20;
@@ -258,17 +254,15 @@ class CURPress : public ScorerPress {
   int32_t window_;
 };
 
-}  // namespace
+const PressRegistration<RandomPress> random_registration("RandomPress");
+const PressRegistration<KnormPress> knorm_registration("KnormPress");
+const PressRegistration<KeyDiffPress> key_diff_registration("KeyDiffPress");
+const PressRegistration<StreamingLLMPress> streaming_llm_registration("StreamingLLMPress");
+const PressRegistration<QFilterPress> q_filter_registration("QFilterPress");
+const PressRegistration<LagKVPress> lag_kv_registration("LagKVPress");
+const PressRegistration<CURPress> cur_registration("CURPress");
 
-std::unique_ptr<Press> make_random(const PressConfig& c, const ModelConfig*) { return std::make_unique<RandomPress>(c); }
-std::unique_ptr<Press> make_knorm(const PressConfig& c, const ModelConfig*) { return std::make_unique<KnormPress>(c); }
-std::unique_ptr<Press> make_keydiff(const PressConfig& c, const ModelConfig*) { return std::make_unique<KeyDiffPress>(c); }
-std::unique_ptr<Press> make_streaming_llm(const PressConfig& c, const ModelConfig*) {
-  return std::make_unique<StreamingLLMPress>(c);
-}
-std::unique_ptr<Press> make_qfilter(const PressConfig& c, const ModelConfig* m) { return std::make_unique<QFilterPress>(c, m); }
-std::unique_ptr<Press> make_lagkv(const PressConfig& c, const ModelConfig*) { return std::make_unique<LagKVPress>(c); }
-std::unique_ptr<Press> make_cur(const PressConfig& c, const ModelConfig*) { return std::make_unique<CURPress>(c); }
+}  // namespace
 
 }  // namespace presskv::press
 
@@ -279,7 +273,7 @@ namespace {
 class CustomScorerPress : public ScorerPress {
  public:
   explicit CustomScorerPress(const PressConfig& c)
-      : ScorerPress(c), window_((int32_t)c.integer("windowSize", 64, 0)), scorer_(c.external_scorer) {
+      : ScorerPress(c), window_((int32_t)c.integer("windowSize", 0)), scorer_(c.external_scorer) {
     if (!scorer_) invalid(name_, "needs a score(layer) function");
   }
   void score(const LayerView& v, std::vector<float>& s) override {
@@ -296,8 +290,8 @@ class CustomScorerPress : public ScorerPress {
   std::shared_ptr<ExternalScorer> scorer_;
 };
 
-}  // namespace
+const PressRegistration<CustomScorerPress> custom_scorer_registration("CustomScorerPress");
 
-std::unique_ptr<Press> make_custom_scorer(const PressConfig& c, const ModelConfig*) { return std::make_unique<CustomScorerPress>(c); }
+}  // namespace
 
 }  // namespace presskv::press

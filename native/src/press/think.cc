@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/scorer-press.h"
 
@@ -16,7 +16,7 @@ class ThinKPress : public Press {
   explicit ThinKPress(const PressConfig& c)
       : name_(c.name),
         rho_(checked_ratio(c, "keyChannelCompressionRatio")),
-        window_((int32_t)c.integer("windowSize", 32, 1)) {}
+        window_((int32_t)c.integer("windowSize", 1)) {}
   const std::string& name() const override { return name_; }
   PressKind kind() const override { return PressKind::Other; }
   double compression_ratio() const override { return rho_ / 2; }
@@ -62,8 +62,8 @@ class ThinKPress : public Press {
   int32_t window_;
 };
 
-}  // namespace
+const PressRegistration<ThinKPress> thin_k_registration("ThinKPress");
 
-std::unique_ptr<Press> make_think(const PressConfig& c, const ModelConfig*) { return std::make_unique<ThinKPress>(c); }
+}  // namespace
 
 }  // namespace presskv::press

@@ -6,7 +6,7 @@
 #include <map>
 #include <numeric>
 
-#include "press/press-factories.h"
+#include "press/press-registry.h"
 #include "press/press-math.h"
 #include "press/scorer-press.h"
 #include "press/selection.h"
@@ -16,8 +16,9 @@ namespace presskv::press {
 
 WrapperPress::WrapperPress(const PressConfig& config, std::unique_ptr<Press> inner)
     : name_(config.name), inner_(std::move(inner)) {
+  // A ratio given to the wrapper is the inner press's (kvpress forwards it); unset, the inner one's stands.
   if (config.has("compressionRatio")) inner_->set_compression_ratio(checked_ratio(config));
-  rng_.seed((uint64_t)config.number("seed", 0));
+  rng_.seed((uint64_t)config.optional_number("seed").value_or(0));
 }
 
 RatioWrapperPress::RatioWrapperPress(const PressConfig& config, const ModelConfig* model)
@@ -28,8 +29,9 @@ namespace {
 class AdaKVPress : public RatioWrapperPress {
  public:
   AdaKVPress(const PressConfig& c, const ModelConfig* m)
-      : RatioWrapperPress(c, m), alpha_(c.number("alphaSafeguard", 0.2)) {
-    if (!(alpha_ >= 0 && alpha_ <= 1)) invalid(name_, "alphaSafeguard must be in [0, 1]");
+      : RatioWrapperPress(c, m), alpha_(c.number("alphaSafeguard")) {
+    // Schema-checked; kept as a guard: outside it the selection would size its buffers wrongly.
+    if (!(alpha_ >= 0 && alpha_ <= 1)) c.internal("alphaSafeguard must be in [0, 1]");
   }
   void compress_at(LayerView& v, LayerDecision& out, double r) override {
     inner_->score(v, out.scores);
@@ -60,7 +62,7 @@ class KeyRerotationPress : public RatioWrapperPress {
 class ChunkKVPress : public RatioWrapperPress {
  public:
   ChunkKVPress(const PressConfig& c, const ModelConfig* m)
-      : RatioWrapperPress(c, m), chunk_((int32_t)c.integer("chunkLength", 20, 1)) {}
+      : RatioWrapperPress(c, m), chunk_((int32_t)c.integer("chunkLength", 1)) {}
   void compress_at(LayerView& v, LayerDecision& out, double r) override {
     if (v.n < chunk_) {  // no complete chunk: the inner press decides alone
       inner_->compress(v, out);
@@ -91,7 +93,7 @@ class ChunkKVPress : public RatioWrapperPress {
 class ChunkPress : public RatioWrapperPress {
  public:
   ChunkPress(const PressConfig& c, const ModelConfig* m)
-      : RatioWrapperPress(c, m), chunk_((int32_t)c.integer("chunkLength", 1024, 1)) {}
+      : RatioWrapperPress(c, m), chunk_((int32_t)c.integer("chunkLength", 1)) {}
   void compress_at(LayerView& v, LayerDecision& out, double r) override {
     out.unchanged = false;
     out.kept.assign(v.n_kv_heads, {});
@@ -117,7 +119,7 @@ class ChunkPress : public RatioWrapperPress {
 class BlockPress : public RatioWrapperPress {
  public:
   BlockPress(const PressConfig& c, const ModelConfig* m)
-      : RatioWrapperPress(c, m), block_((int32_t)c.integer("blockSize", 128, 1)) {}
+      : RatioWrapperPress(c, m), block_((int32_t)c.integer("blockSize", 1)) {}
   void compress_at(LayerView& v, LayerDecision& out, double r) override {
     const int32_t k = kept_count(v.n, r);
     std::vector<std::vector<int32_t>> kept(v.n_kv_heads);
@@ -153,9 +155,10 @@ class MergingPress : public RatioWrapperPress {
  public:
   MergingPress(const PressConfig& c, const ModelConfig* m)
       : RatioWrapperPress(c, m),
-        threshold_(c.number("similarityThreshold", 0.0)),
-        fraction_(c.number("mergeFraction", 1.0)) {
-    if (!(fraction_ >= 0 && fraction_ <= 1)) invalid(name_, "mergeFraction must be in [0, 1]");
+        threshold_(c.number("similarityThreshold")),
+        fraction_(c.number("mergeFraction")) {
+    // Schema-checked; kept as a guard: outside it more merges would be planned than there are evicted tokens.
+    if (!(fraction_ >= 0 && fraction_ <= 1)) c.internal("mergeFraction must be in [0, 1]");
   }
   void compress_at(LayerView& v, LayerDecision& out, double r) override {
     inner_->score(v, out.scores);
@@ -222,14 +225,14 @@ class MergingPress : public RatioWrapperPress {
 class PerLayerCompressionPress : public WrapperPress {
  public:
   PerLayerCompressionPress(const PressConfig& c, const ModelConfig* m) : WrapperPress(c, make_inner_scorer(c, m)) {
-    auto it = c.lists.find("compressionRatios");
-    if (it == c.lists.end() || it->second.empty()) invalid(name_, "needs compressionRatios (one ratio per layer)");
-    ratios_ = it->second;
+    ratios_ = c.list("compressionRatios");
+    // The schema and validateForModel check these; the guards stay because a ratio outside [0, 1] makes a
+    // negative keep count and a short list would be read past its end.
     for (double r : ratios_)
-      if (!(r >= 0 && r <= 1)) invalid(name_, "every compression ratio must be in [0, 1]");
-    if (m && (int32_t)ratios_.size() != m->n_layers)
-      invalid(name_, "compressionRatios has " + std::to_string(ratios_.size()) + " entries, the model has " +
-                         std::to_string(m->n_layers) + " layers");
+      if (!(r >= 0 && r <= 1)) c.internal("every compression ratio must be in [0, 1]");
+    if (ratios_.empty() || (m && (int32_t)ratios_.size() != m->n_layers))
+      c.internal("compressionRatios has " + std::to_string(ratios_.size()) + " entries, the model has " +
+                 (m ? std::to_string(m->n_layers) : std::string("?")) + " layers");
   }
   double compression_ratio() const override {
     return std::accumulate(ratios_.begin(), ratios_.end(), 0.0) / ratios_.size();
@@ -348,11 +351,9 @@ class DMSPress : public WrapperPress {
  public:
   DMSPress(const PressConfig& c, const ModelConfig* m)
       : WrapperPress(c, make_inner_scorer(c, m)),
-        window_((int32_t)c.integer("slidingWindowSize", 128, 0)),
-        decoding_(c.flag("decoding", false)) {
-    if (!c.has("threshold")) invalid(name_, "needs a threshold (scores below it are evicted)");
-    threshold_ = c.number("threshold", 0.0);
-  }
+        window_((int32_t)c.integer("slidingWindowSize", 0)),
+        decoding_(c.flag("decoding")),
+        threshold_(c.number("threshold")) {}
   double compression_ratio() const override { return achieved_; }
   void set_compression_ratio(double) override {}
   bool acts_during_decoding() const override { return decoding_; }
@@ -428,20 +429,16 @@ class DMSPress : public WrapperPress {
   std::vector<Buffer> buffers_;
 };
 
-}  // namespace
+const PressRegistration<AdaKVPress> ada_kv_registration("AdaKVPress");
+const PressRegistration<KeyRerotationPress> key_rerotation_registration("KeyRerotationPress");
+const PressRegistration<ChunkKVPress> chunk_kv_registration("ChunkKVPress");
+const PressRegistration<ChunkPress> chunk_registration("ChunkPress");
+const PressRegistration<BlockPress> block_registration("BlockPress");
+const PressRegistration<MergingPress> merging_registration("MergingPress");
+const PressRegistration<PerLayerCompressionPress> per_layer_compression_registration("PerLayerCompressionPress");
+const PressRegistration<ComposedPress> composed_registration("ComposedPress");
+const PressRegistration<DMSPress> dms_registration("DMSPress");
 
-std::unique_ptr<Press> make_adakv(const PressConfig& c, const ModelConfig* m) { return std::make_unique<AdaKVPress>(c, m); }
-std::unique_ptr<Press> make_key_rerotation(const PressConfig& c, const ModelConfig* m) {
-  return std::make_unique<KeyRerotationPress>(c, m);
-}
-std::unique_ptr<Press> make_chunkkv(const PressConfig& c, const ModelConfig* m) { return std::make_unique<ChunkKVPress>(c, m); }
-std::unique_ptr<Press> make_chunk(const PressConfig& c, const ModelConfig* m) { return std::make_unique<ChunkPress>(c, m); }
-std::unique_ptr<Press> make_block(const PressConfig& c, const ModelConfig* m) { return std::make_unique<BlockPress>(c, m); }
-std::unique_ptr<Press> make_merging(const PressConfig& c, const ModelConfig* m) { return std::make_unique<MergingPress>(c, m); }
-std::unique_ptr<Press> make_per_layer_compression(const PressConfig& c, const ModelConfig* m) {
-  return std::make_unique<PerLayerCompressionPress>(c, m);
-}
-std::unique_ptr<Press> make_composed(const PressConfig& c, const ModelConfig* m) { return std::make_unique<ComposedPress>(c, m); }
-std::unique_ptr<Press> make_dms(const PressConfig& c, const ModelConfig* m) { return std::make_unique<DMSPress>(c, m); }
+}  // namespace
 
 }  // namespace presskv::press
