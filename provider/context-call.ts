@@ -86,18 +86,15 @@ export async function planCall(
 ): Promise<PlannedCall> {
   const presskv = parsePresskvOptions(options.providerOptions);
   const press = presskv.press ?? settings.press;
-  if (presskv.contextId === undefined && settings.contextId !== undefined && stores) {
-    const store = stores.create(model);
-    const info = await store.get(settings.contextId);
-    return split(store, prepareCall(model, options), info.id, storedMessagesOf(info), false);
-  }
-  if (presskv.contextId !== undefined) {
+  const contextId = presskv.contextId ?? settings.contextId;
+  if (contextId !== undefined) {
     if (!stores) throw new InvalidArgumentError('providerOptions.presskv.contextId needs a provider made by createPressKV');
     const store = stores.create(model);
-    const info = await store.get(presskv.contextId);
+    const info = await store.get(contextId);
     const messages = storedMessagesOf(info);
-    const call = prepareCall(model, { ...options, prompt: [...messages.map(toPromptMessage), ...options.prompt] });
-    return split(store, call, info.id, messages, false);
+    // Named by the call, its messages go before the prompt; named by the caller's settings, the prompt has them.
+    const prompt = presskv.contextId !== undefined ? [...messages.map(toPromptMessage), ...options.prompt] : options.prompt;
+    return split(store, prepareCall(model, { ...options, prompt }), info.id, messages, false);
   }
 
   // A mark, or a press (which compresses the context once, for every call that shares it), stores the context part.
