@@ -102,6 +102,8 @@ export interface ContextUse {
   tokensAfter: number;
   bytes: number;
   bytesBefore: number | null;
+  /** Whether a press really compressed the stored context (as ContextInfo.compressed). */
+  compressed: boolean;
   /** False when the context had to be rebuilt first (after eviction or a restart). */
   cacheHit: boolean;
   /** The press that compressed the stored context (its config), null for an uncompressed one. */
@@ -337,6 +339,7 @@ export class ContextStore {
           tokensAfter: entry.tokensAfter,
           bytes: entry.bytes,
           bytesBefore: entry.bytesBefore,
+          compressed: entry.compressed,
           cacheHit,
           press: entry.pressConfig,
           prefillMs: result.timings.prefillMs + rebuildMs,

@@ -27,8 +27,6 @@ export interface CachedContext extends ContextInfo {
   text: string;
   /** True when this call stored it (false: it was stored already). */
   created: boolean;
-  /** Set once a call has reported the write in its usage. */
-  reported?: boolean;
 }
 
 export function contextMessagesOf(context: string | ChatMessage[]): ChatMessage[] {

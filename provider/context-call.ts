@@ -16,9 +16,13 @@
 // text. Calls the store cannot answer — constrained output (JSON, forced tool calls), tools in the template,
 // a template that renders the context differently once more messages follow — run on the model as before,
 // with the context in their prompt, and say why in providerMetadata.presskv.cacheSkipped.
+//
+// The presskv provider plans with its per-model stores and the call's providerOptions; contextCacheMiddleware
+// ({ store }) plans with its one store (storeContexts) and PlanSettings (its press, TTL, contextId, and storing
+// every context part). Either way the plan is answered by call-pipeline.ts (generateCall / streamCall).
 import type { LanguageModelV3CallOptions, LanguageModelV3Message } from '@ai-sdk/provider';
 import type { ChatMessage } from '../engine/chat-template.js';
-import type { ContextGenerateResult, ContextInfo, ContextStore } from '../engine/context-store.js';
+import type { ContextInfo, ContextStore } from '../engine/context-store.js';
 import { ContextNotFoundError } from '../engine/context-store.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import type { Model } from '../engine/model.js';
@@ -34,6 +38,27 @@ import { parsePresskvOptions } from './provider-options.js';
 export interface ContextStores {
   create(model: Model): ContextStore;
   existing(model: Model): ContextStore | undefined;
+}
+
+/** One given store for its model (contextCacheMiddleware({ store })). */
+export function storeContexts(store: ContextStore): ContextStores {
+  const only = (model: Model) => {
+    if (model !== store.model) throw new InvalidArgumentError('This context store belongs to another model');
+    return store;
+  };
+  return { create: only, existing: only };
+}
+
+/** How a caller that knows more than the call's providerOptions (contextCacheMiddleware) plans its calls. */
+export interface PlanSettings {
+  /** The press when the call names none (providerOptions.presskv.press wins). */
+  press?: PressSpec;
+  /** TTL, in seconds, of a context a call stores. */
+  ttlSeconds?: number;
+  /** Store the prompt's context part even when it is unmarked and no press is named (else it is only looked up). */
+  storeContextPart?: boolean;
+  /** The prompt already begins with the messages of this stored context (providerOptions.presskv.contextId puts them there). */
+  contextId?: string;
 }
 
 export interface ContextRun {
@@ -53,20 +78,27 @@ export interface PlannedCall {
   skipped?: { contextId: string; reason: string };
 }
 
-export async function planCall(model: Model, options: LanguageModelV3CallOptions, stores: ContextStores | undefined): Promise<PlannedCall> {
+export async function planCall(
+  model: Model,
+  options: LanguageModelV3CallOptions,
+  stores: ContextStores | undefined,
+  settings: PlanSettings = {},
+): Promise<PlannedCall> {
   const presskv = parsePresskvOptions(options.providerOptions);
-  const press = presskv.press;
-  if (presskv.contextId !== undefined) {
+  const press = presskv.press ?? settings.press;
+  const contextId = presskv.contextId ?? settings.contextId;
+  if (contextId !== undefined) {
     if (!stores) throw new InvalidArgumentError('providerOptions.presskv.contextId needs a provider made by createPressKV');
     const store = stores.create(model);
-    const info = await store.get(presskv.contextId);
-    const messages = contextMessagesOf(info);
-    const call = prepareCall(model, { ...options, prompt: [...messages.map(toPromptMessage), ...options.prompt] });
-    return split(store, call, info.id, messages, false);
+    const info = await store.get(contextId);
+    const messages = storedMessagesOf(info);
+    // Named by the call, its messages go before the prompt; named by the caller's settings, the prompt has them.
+    const prompt = presskv.contextId !== undefined ? [...messages.map(toPromptMessage), ...options.prompt] : options.prompt;
+    return split(store, prepareCall(model, { ...options, prompt }), info.id, messages, false);
   }
 
   // A mark, or a press (which compresses the context once, for every call that shares it), stores the context part.
-  const storing = press !== undefined || hasCacheMark(options.prompt);
+  const storing = press !== undefined || settings.storeContextPart === true || hasCacheMark(options.prompt);
   const part = contextPartOf(options.prompt);
   if (part.length === 0 || !stores) {
     const call = prepareCall(model, options);
@@ -87,7 +119,14 @@ export async function planCall(model: Model, options: LanguageModelV3CallOptions
     const asked = questionOf(model, call, rendered);
     if ('skip' in asked) return { call, skipped: { contextId: store.idOf(rendered.tokenIds, press), reason: asked.skip } };
     // A query-aware press (Finch) stores the context with this question and leaves nothing to feed after it.
-    const stored = await cacheCallContext(store, { messages, rendered, press, question: asked.question, signal: options.abortSignal });
+    const stored = await cacheCallContext(store, {
+      messages,
+      rendered,
+      press,
+      ttlSeconds: settings.ttlSeconds,
+      question: asked.question,
+      signal: options.abortSignal,
+    });
     return { call, context: { store, contextId: stored.context.id, question: stored.question, created: stored.context.created } };
   }
 
@@ -148,7 +187,8 @@ function unservable(call: PreparedCall): string | undefined {
   return undefined;
 }
 
-function contextMessagesOf(info: ContextInfo): ChatMessage[] {
+/** The messages a stored context was made from (what goes before a call's prompt that names it). */
+export function storedMessagesOf(info: ContextInfo): ChatMessage[] {
   const meta = info.meta as { messages?: ChatMessage[] } | null;
   if (!meta || !Array.isArray(meta.messages)) {
     throw new InvalidArgumentError(`Context ${info.id} has no context messages to put before the call's prompt (it was stored from raw token ids, or with its question by a query-aware press such as FinchPress)`);
@@ -157,34 +197,9 @@ function contextMessagesOf(info: ContextInfo): ChatMessage[] {
 }
 
 /** A stored context's chat message as a prompt message (the provider turns it back into the same chat message). */
-function toPromptMessage(message: ChatMessage): LanguageModelV3Message {
+export function toPromptMessage(message: ChatMessage): LanguageModelV3Message {
   const text = message.content ?? '';
   if (message.role === 'system') return { role: 'system', content: text };
   if (message.role === 'assistant') return { role: 'assistant', content: [{ type: 'text', text }] };
   return { role: 'user', content: [{ type: 'text', text }] };
-}
-
-/**
- * Prompt caching figures the way hosted providers report them: the call that stored the context wrote its
- * tokens; a later call that found it resident read them; one that had to bring it back (after eviction or a
- * restart) wrote them again.
- */
-export function contextUsage(result: ContextGenerateResult, run: ContextRun): { cacheRead: number; cacheWrite: number } {
-  const n = result.context.cachedTokens;
-  if (run.created || !result.context.cacheHit) return { cacheRead: 0, cacheWrite: n };
-  return { cacheRead: n, cacheWrite: 0 };
-}
-
-export function contextMetadata(result: ContextGenerateResult): Record<string, number | string | boolean> {
-  const c = result.context;
-  return {
-    contextId: c.contextId,
-    // Which stored context answered: with automatic reuse, one compressed by any press may.
-    contextPress: c.press ? String(c.press.name) : 'none',
-    tokensBefore: c.tokensBefore,
-    tokensAfter: c.tokensAfter,
-    bytes: c.bytes,
-    cacheHit: c.cacheHit,
-    prefillMs: c.prefillMs,
-  };
 }

@@ -29,7 +29,12 @@ export interface PressKVModelSettings {
 export interface PressKVProviderSettings extends PressKVModelSettings {
   /** Directory for org/name hub downloads (default ~/.cache/presskv/hub). */
   cacheDir?: string;
-  /** Stored contexts (one store per loaded model): KV byte budget (LRU beyond it), a directory to persist them in, default TTL. */
+  /**
+   * Stored contexts (one store per loaded model): KV byte budget (LRU beyond it), a directory to persist them in,
+   * default TTL. A call answered from one reports prompt caching as hosted providers do (call-pipeline.ts):
+   * usage.inputTokens.cacheWrite = the context's tokens on the call that stores (or rebuilds) it, cacheRead on
+   * every later call, noCache = the rest (total = noCache + cacheRead + cacheWrite).
+   */
   contextStore?: Pick<ContextStoreOptions, 'maxBytes' | 'cacheDir' | 'defaultTtlSeconds'>;
 }
 

@@ -10,11 +10,12 @@ export { presskvProviderOptionsSchema, type PressKVProviderOptions } from './pro
 // middleware must agree on all three for one to reuse what the other stored).
 export { contextPartOf } from './context-part.js';
 export { renderContext, renderConversation, questionAfterContext } from './context-prompt.js';
-export { cacheContext, cacheCallContext, contextMessagesOf, type CacheContextOptions, type CachedContext, type CallContext } from './cache-context.js';
+export { cacheContext, contextMessagesOf, type CacheContextOptions, type CachedContext } from './cache-context.js';
 export { PressContextStore } from './press-context-store.js';
 
-// One call's building blocks, for middleware that answers a call from a context store as the provider would.
-export { convertPrompt } from './convert-prompt.js';
-export { prepareCall, type PreparedCall } from './prepare-call.js';
-export { OutputSegmenter, type Segment } from './output-segments.js';
-export { mapFinishReason } from './finish-reason.js';
+// The one pipeline that answers a call, from a stored context or from its whole prompt: the provider runs every
+// call through it, and contextCacheMiddleware({ store }) runs its calls through it with its own store and settings,
+// so both report the same text, usage (cacheRead / cacheWrite) and providerMetadata.presskv.
+export { planCall, storeContexts, storedMessagesOf, toPromptMessage } from './context-call.js';
+export type { ContextRun, ContextStores, PlanSettings, PlannedCall } from './context-call.js';
+export { generateCall, streamCall } from './call-pipeline.js';

@@ -69,7 +69,7 @@ export class ProviderContexts implements ContextStores {
       name: settings.name,
       signal: settings.signal,
     });
-    const { messages: _messages, text: _text, reported: _reported, ...info } = stored;
+    const { messages: _messages, text: _text, ...info } = stored;
     return info;
   }
 

@@ -30,25 +30,18 @@ function grammarVocabulary(model: Model): (Uint8Array | null)[] {
 }
 
 export async function runCall(model: Model, call: PreparedCall, options: RunOptions): Promise<GenerateResult> {
+  const generateOptions = {
+    ...call.sampling,
+    maxTokens: call.maxTokens,
+    stopSequences: call.stopSequences.length ? call.stopSequences : undefined,
+    signal: options.signal,
+    onText: options.onText,
+  };
   if (options.context) {
     const { store, contextId, question } = options.context;
-    return store.generate(contextId, question, {
-      ...call.sampling,
-      maxTokens: call.maxTokens,
-      stopSequences: call.stopSequences.length ? call.stopSequences : undefined,
-      signal: options.signal,
-      onText: options.onText,
-    });
+    return store.generate(contextId, question, generateOptions);
   }
-  if (!call.grammar) {
-    return model.generate(call.promptTokenIds, {
-      ...call.sampling,
-      maxTokens: call.maxTokens,
-      stopSequences: call.stopSequences.length ? call.stopSequences : undefined,
-      signal: options.signal,
-      onText: options.onText,
-    });
-  }
+  if (!call.grammar) return model.generate(call.promptTokenIds, generateOptions);
   return runConstrained(model, call, options);
 }
 
