@@ -140,6 +140,7 @@ bool EvaluateJob::step() {
   done_ += n;
   if (last) state_->last_logits.assign(rows.end() - vocab, rows.end());
   state_->publish();
+  reply_->progress(double(done_), double(input_.size()), "tokens");
   if (!last) return false;
   if (logits_ == LogitsRequest::None) {
     reply_->resolve([](Napi::Env env) -> Napi::Value { return env.Undefined(); });
@@ -232,6 +233,7 @@ bool GenerateJob::prefill_step() {
   }
   prefill_ms_ += ms_since(t0);
   state_->publish();
+  reply_->progress(double(prefilled_), double(input_.size()), "tokens");
   return false;
 }
 
