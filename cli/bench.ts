@@ -137,7 +137,10 @@ export async function runBench(argv: string[], io: Pick<CommandIo, 'out' | 'err'
         });
         for (const [i, model] of models.entries()) {
           // Progress on stderr (never stdout, which --json keeps for the report).
-          const progress = prefillProgress(stderrSink(io), `${mmapModes[i] ? 'presskv' : 'presskv --no-mmap'} ctx ${contextTokens} threads ${threads} prefill`);
+          // No final line: the row's own line follows with the measured figures.
+          const progress = prefillProgress(stderrSink(io), `${mmapModes[i] ? 'presskv' : 'presskv --no-mmap'} ctx ${contextTokens} threads ${threads} prefill`, {
+            showFinal: false,
+          });
           let ours;
           try {
             ours = await model.generate(prompt, { maxTokens: decodeTokens, temperature: 0, stopTokenIds: [], onPrefillProgress: progress.onProgress });

@@ -23,6 +23,8 @@ export interface ProgressUpdate {
   rateUnit?: string;
   /** Said after the counts, e.g. "of 2000 tokens". */
   detail?: string;
+  /** How long the work has run, when the worker measures it (default: since the renderer was made). */
+  elapsedMs?: number;
 }
 
 export interface ProgressRendererOptions {
@@ -30,6 +32,8 @@ export interface ProgressRendererOptions {
   label: string;
   /** Off a terminal: least time between two plain lines before the final one (default 2000 ms). */
   minLineIntervalMs?: number;
+  /** Print the final line (default true). False: the caller prints its own result (a terminal line is cleared). */
+  showFinal?: boolean;
   /** Clock (tests). */
   now?: () => number;
 }
@@ -77,14 +81,15 @@ export class ProgressRenderer {
   update(u: ProgressUpdate): void {
     if (this.finished) return;
     const t = this.now();
-    const elapsed = t - this.started;
+    const elapsed = u.elapsedMs ?? t - this.started;
     const last = u.done >= u.total;
+    const showFinal = this.options.showFinal !== false;
     const text = last ? this.finalText(u, elapsed) : this.runningText(u, elapsed);
     if (this.tty) {
-      this.sink.write!(`\r\x1b[K${text}${last ? '\n' : ''}`);
+      this.sink.write!(last && !showFinal ? '\r\x1b[K' : `\r\x1b[K${text}${last ? '\n' : ''}`);
       this.drawn = !last;
     } else if (last) {
-      this.sink.line(text);
+      if (showFinal) this.sink.line(text);
     } else {
       const quarter = Math.floor((4 * u.done) / Math.max(1, u.total));
       if (quarter > this.quarter && t - this.lastLineAt >= this.minLineIntervalMs) {
@@ -126,14 +131,32 @@ export function stderrSink(io: Pick<CommandIo, 'err' | 'errWrite' | 'errIsTTY'>)
 }
 
 /** A PrefillProgress (engine/types.ts) as a renderer update: tokens counted, or layers with the tokens' rate. */
-export function prefillUpdate(p: { done: number; total: number; unit: 'tokens' | 'layers'; tokens: number }): ProgressUpdate {
-  if (p.unit === 'tokens') return { done: p.done, total: p.total, unit: 'tokens', rateUnit: 'tok' };
-  return { done: p.done, total: p.total, unit: 'layers', detail: `of ${p.tokens} tokens`, rateAmount: (p.tokens * p.done) / Math.max(1, p.total), rateUnit: 'tok' };
+export function prefillUpdate(p: PrefillReport): ProgressUpdate {
+  const elapsedMs = p.elapsedMs;
+  if (p.unit === 'tokens') return { done: p.done, total: p.total, unit: 'tokens', rateUnit: 'tok', elapsedMs };
+  return {
+    done: p.done,
+    total: p.total,
+    unit: 'layers',
+    detail: `of ${p.tokens} tokens`,
+    rateAmount: (p.tokens * p.done) / Math.max(1, p.total),
+    rateUnit: 'tok',
+    elapsedMs,
+  };
+}
+
+/** engine/types.ts PrefillProgress (elapsedMs optional: the renderer's own clock then). */
+export interface PrefillReport {
+  done: number;
+  total: number;
+  unit: 'tokens' | 'layers';
+  tokens: number;
+  elapsedMs?: number;
 }
 
 /** A renderer fed PrefillProgress reports: the callback to pass as onProgress / onPrefillProgress. */
 export function prefillProgress(sink: ProgressSink, label = 'prefill', options: Omit<ProgressRendererOptions, 'label'> = {}) {
   const renderer = new ProgressRenderer(sink, { ...options, label });
-  const onProgress = (p: { done: number; total: number; unit: 'tokens' | 'layers'; tokens: number }) => renderer.update(prefillUpdate(p));
+  const onProgress = (p: PrefillReport) => renderer.update(prefillUpdate(p));
   return { renderer, onProgress };
 }

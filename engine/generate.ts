@@ -165,7 +165,8 @@ export function nativeProgress(
 ): NativeProgressOptions {
   if (!onProgress) return {};
   return {
-    onProgress: (done, total, unit) => onProgress({ done, total, unit, tokens: unit === 'tokens' ? total : (tokens ?? total) }),
+    onProgress: (done, total, unit, elapsedMs) =>
+      onProgress({ done, total, unit, tokens: unit === 'tokens' ? total : (tokens ?? total), elapsedMs }),
     ...(intervalMs === undefined ? {} : { progressIntervalMs: intervalMs }),
   };
 }

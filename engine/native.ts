@@ -61,9 +61,10 @@ export interface NativeGenerateRequest {
 
 /**
  * Progress of a job's prefill (native/src/addon/js-reply.h): tokens evaluated, or layers completed for a
- * layer-major prefill; at most one call per progressIntervalMs (default 100), the last with done === total.
+ * layer-major prefill, and the ms it has run; at most one call per progressIntervalMs (default 100), the last
+ * with done === total.
  */
-export type NativeProgressCallback = (done: number, total: number, unit: 'tokens' | 'layers') => void;
+export type NativeProgressCallback = (done: number, total: number, unit: 'tokens' | 'layers', elapsedMs: number) => void;
 export interface NativeProgressOptions {
   onProgress?: NativeProgressCallback;
   progressIntervalMs?: number;

@@ -51,6 +51,8 @@ export interface PrefillProgress {
   unit: 'tokens' | 'layers';
   /** Tokens this prefill evaluates (the context's tokens for a layer-major prefill). */
   tokens: number;
+  /** How long the native prefill has run so far, in ms (as its result's prefillMs counts it). */
+  elapsedMs: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort' | 'stop-sequence';

@@ -85,6 +85,22 @@ describe('progress renderer', () => {
     expect(screen.split('\n')).toHaveLength(2);
   });
 
+  it("uses the worker's elapsed time when given; showFinal false leaves the result to the caller", () => {
+    const lines: string[] = [];
+    const r = new ProgressRenderer({ line: (l) => lines.push(l) }, { label: 'p', now: fakeClock().now });
+    r.update({ done: 10, total: 10, unit: 'tokens', rateUnit: 'tok', elapsedMs: 2000 });
+    expect(lines).toEqual(['p: 10 tokens in 2.0 s (5.0 tok/s)']);
+    const quiet: string[] = [];
+    let screen = '';
+    const off = new ProgressRenderer({ line: (l) => quiet.push(l) }, { label: 'p', showFinal: false });
+    off.update({ done: 10, total: 10, unit: 'tokens' });
+    expect(quiet).toEqual([]);
+    const on = new ProgressRenderer({ line: () => {}, write: (t) => (screen += t), tty: true }, { label: 'p', showFinal: false });
+    on.update({ done: 5, total: 10, unit: 'tokens' });
+    on.update({ done: 10, total: 10, unit: 'tokens' });
+    expect(screen.endsWith('\r\x1b[K')).toBe(true);
+  });
+
   it('formats durations and prefill reports', () => {
     expect(formatDuration(250)).toBe('250 ms');
     expect(formatDuration(4200)).toBe('4.2 s');

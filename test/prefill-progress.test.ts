@@ -26,7 +26,11 @@ function expectProgression(seen: PrefillProgress[], total: number, unit: Prefill
     expect(p.unit).toBe(unit);
     expect(p.tokens).toBe(tokens);
   }
-  for (let i = 1; i < seen.length; i++) expect(seen[i]!.done).toBeGreaterThan(seen[i - 1]!.done);
+  for (let i = 1; i < seen.length; i++) {
+    expect(seen[i]!.done).toBeGreaterThan(seen[i - 1]!.done);
+    expect(seen[i]!.elapsedMs).toBeGreaterThanOrEqual(seen[i - 1]!.elapsedMs);
+  }
+  expect(seen[0]!.elapsedMs).toBeGreaterThanOrEqual(0);
   expect(seen.at(-1)!.done).toBe(total);
 }
 

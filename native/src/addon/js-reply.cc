@@ -38,6 +38,7 @@ struct JsReply::Message {
   std::exception_ptr error;
   double done = 0, total = 0;
   const char* unit = "";
+  double elapsed_ms = 0;
 };
 
 JsReply::JsReply(Napi::Env env, Napi::Function on_token) {
@@ -93,7 +94,7 @@ void JsReply::call_js(Napi::Env env, Napi::Function, Context* context, Message* 
       case Message::Progress:
         if (!context->on_progress.IsEmpty())
           context->on_progress.Call({Napi::Number::New(env, message->done), Napi::Number::New(env, message->total),
-                                     Napi::String::New(env, message->unit)});
+                                     Napi::String::New(env, message->unit), Napi::Number::New(env, message->elapsed_ms)});
         break;
     }
   } catch (const Napi::Error& e) {
@@ -109,7 +110,7 @@ void JsReply::token(int32_t id) {
   if (tsfn_.NonBlockingCall(message) != napi_ok) delete message;
 }
 
-void JsReply::progress(double done, double total, const char* unit) {
+void JsReply::progress(double done, double total, const char* unit, double elapsed_ms) {
   if (!has_progress_ || settled_.load()) return;
   {
     std::lock_guard<std::mutex> lock(progress_mutex_);
@@ -121,7 +122,7 @@ void JsReply::progress(double done, double total, const char* unit) {
     progress_sent_ = true;
     last_progress_ = now;
   }
-  auto* message = new Message{Message::Progress, 0, nullptr, nullptr, done, total, unit};
+  auto* message = new Message{Message::Progress, 0, nullptr, nullptr, done, total, unit, elapsed_ms};
   if (tsfn_.NonBlockingCall(message) != napi_ok) delete message;
 }
 

@@ -31,14 +31,15 @@ class JsReply {
   // JS thread, before the job is submitted: keeps `value` (e.g. an input buffer the worker reads) alive
   // until the reply is settled and delivered; released on the JS thread.
   void keep_alive(Napi::Object value);
-  // JS thread, before the job is submitted: progress() reports reach on_progress(done, total, unit), at most
+  // JS thread, before the job is submitted: progress() reports reach on_progress(done, total, unit, elapsedMs), at most
   // one per interval_ms (the first report and the one with done == total always do).
   void set_progress(Napi::Function on_progress, double interval_ms);
 
   // Any thread. token() and progress() are ignored after the reply has settled, progress() also without
-  // set_progress; both cost nothing then. unit: a string literal ("tokens", "layers").
+  // set_progress; both cost nothing then. unit: a string literal ("tokens", "layers"); elapsed_ms: how long
+  // the prefill has run so far (as the job reports its prefillMs).
   void token(int32_t id);
-  void progress(double done, double total, const char* unit);
+  void progress(double done, double total, const char* unit, double elapsed_ms);
   void resolve(MakeValue make);
   // Resolves with the object given to keep_alive (built on the JS thread before the job ran).
   void resolve_with_kept();

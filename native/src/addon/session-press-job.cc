@@ -147,7 +147,10 @@ bool PrefillContextJob::step() {
   JsReply* reply = reply_.get();
   press::prefill_context(*runtime_->forward, *state_->cache, tokens_, options, pipeline_.get(), loaded(*runtime_->model),
                          *runtime_->pool, logits,
-                         [reply](int64_t done, int64_t total) { reply->progress(double(done), double(total), "layers"); });
+                         [reply, t0](int64_t done, int64_t total) {
+                           const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+                           reply->progress(double(done), double(total), "layers", ms);
+                         });
   const PrefillStats stats = prefill_stats(*state_->cache, n, pipeline_.get());
   state_->history = tokens_;
   state_->last_logits = std::move(logits);
