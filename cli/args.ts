@@ -14,6 +14,9 @@ export interface CommandIo {
   out: (line: string) => void;
   err: (line: string) => void;
   write?: (text: string) => void;
+  /** Raw text to stderr, and whether stderr is a terminal: progress redraws one line there (cli/progress.ts). */
+  errWrite?: (text: string) => void;
+  errIsTTY?: boolean;
 }
 
 /** A command's flags, as node:util parseArgs takes them (each command exports its own, for --help's test). */

@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 
 import { Model } from '../engine/model.js';
 import { measureCeilings, type MeasuredCeilings } from '../engine/system-info.js';
-import type { FlagOptions } from './args.js';
+import type { CommandIo, FlagOptions } from './args.js';
+import { prefillProgress, stderrSink } from './progress.js';
 import { DEVICE_FLAG_USAGE, deviceFlag } from './device-flag.js';
 import { loadLlamaCppPeer, type LlamaCppPeer } from './llama-cpp-peer.js';
 
@@ -95,7 +96,7 @@ function promptOf(length: number, vocab: number, seed: number): number[] {
   return ids;
 }
 
-export async function runBench(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+export async function runBench(argv: string[], io: Pick<CommandIo, 'out' | 'err' | 'errWrite' | 'errIsTTY'>): Promise<number> {
   const { values } = parseArgs({ args: argv, options: BENCH_FLAGS, strict: true });
   if (!values.model) {
     io.err(`missing --model\n${USAGE}`);
@@ -155,7 +156,17 @@ export async function runBench(argv: string[], io: { out: (s: string) => void; e
           };
         };
         for (const [i, model] of models.entries()) {
-          const ours = await model.generate(prompt, { maxTokens: decodeTokens, temperature: 0, stopTokenIds: [] });
+          // Progress on stderr (never stdout, which --json keeps for the report).
+          // No final line: the row's own line follows with the measured figures.
+          const progress = prefillProgress(stderrSink(io), `${mmapModes[i] ? 'presskv --mmap' : 'presskv'} ctx ${contextTokens} threads ${threads} prefill`, {
+            showFinal: false,
+          });
+          let ours;
+          try {
+            ours = await model.generate(prompt, { maxTokens: decodeTokens, temperature: 0, stopTokenIds: [], onPrefillProgress: progress.onProgress });
+          } finally {
+            progress.renderer.end();
+          }
           // The first token is sampled from the prefill's logits and the last one is never evaluated, so
           // decodeMs holds one forward step per generated token but one; the peer's count is its steps too.
           const decodeSteps = ours.generatedTokenIds.length - 1;

@@ -13,6 +13,7 @@ import { choiceFlag, numberFlag, parseFlags, requireFlag, UsageError, type Comma
 import { DEVICE_FLAG_USAGE, deviceFlag } from './device-flag.js';
 import { pressSpecFromFlags, splitContextTokens } from './press-flags.js';
 import { pressPrefillPlan } from '../engine/presses/finch.js';
+import { prefillProgress, stderrSink } from './progress.js';
 
 export const GENERATE_USAGE = `presskv generate --model <path|id> --prompt <text> [options]
 
@@ -120,7 +121,12 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
       const plan = pressPrefillPlan(press, contextIds, questionIds);
       const session = model.createSession();
       try {
-        compressed = await session.prefillContext(plan.prefillIds, { press: plan.press, signal: controller.signal });
+        const progress = flags.json ? undefined : prefillProgress(stderrSink(io), 'prefill (press)');
+        try {
+          compressed = await session.prefillContext(plan.prefillIds, { press: plan.press, signal: controller.signal, onProgress: progress?.onProgress });
+        } finally {
+          progress?.renderer.end();
+        }
         if (!flags.json)
           io.err(
             `press: ${plan.afterIds.length ? 'context' : 'context + question'} ${plan.prefillIds.length} tokens, ` +
@@ -133,7 +139,12 @@ export async function runGenerate(argv: string[], io: CommandIo): Promise<number
         await session.dispose();
       }
     } else {
-      result = await model.generate(promptTokenIds, generateOptions);
+      const progress = flags.json ? undefined : prefillProgress(stderrSink(io));
+      try {
+        result = await model.generate(promptTokenIds, { ...generateOptions, onPrefillProgress: progress?.onProgress });
+      } finally {
+        progress?.renderer.end();
+      }
     }
     if (flags.json) {
       const kv = compressed

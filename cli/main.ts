@@ -72,6 +72,8 @@ const processIo: CommandIo = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   write: (text) => process.stdout.write(text),
+  errWrite: (text) => process.stderr.write(text),
+  errIsTTY: process.stderr.isTTY === true,
 };
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {

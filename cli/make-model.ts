@@ -2,6 +2,7 @@
 import { SUPPORTED_ARCHITECTURES } from '../engine/model-spec.js';
 import { makeModel, SHAPE_NAMES } from '../engine/make-model/index.js';
 import { choiceFlag, numberFlag, parseFlags, requireFlag, type CommandIo, type FlagOptions } from './args.js';
+import { ProgressRenderer, stderrSink } from './progress.js';
 
 export const MAKE_MODEL_USAGE = `presskv make-model --arch <${SUPPORTED_ARCHITECTURES.join('|')}> --shape <${SHAPE_NAMES.join('|')}>
                    --dtype <f32|f16|bf16> --format <gguf|hf> --seed <s> --out <path> [--shards <n>] [--json]
@@ -31,7 +32,8 @@ export const MAKE_MODEL_FLAGS = {
 export async function runMakeModel(argv: string[], io: CommandIo): Promise<number> {
   const u = MAKE_MODEL_USAGE;
   const flags = parseFlags(argv, MAKE_MODEL_FLAGS, u);
-  let lastPercent = -1;
+  // Only the big shapes take long enough to be worth a progress display.
+  let progress: ProgressRenderer | undefined;
   const made = await makeModel({
     arch: choiceFlag(requireFlag(flags.arch, 'arch', u), 'arch', SUPPORTED_ARCHITECTURES, u)!,
     shape: choiceFlag(requireFlag(flags.shape, 'shape', u), 'shape', SHAPE_NAMES, u)!,
@@ -41,12 +43,11 @@ export async function runMakeModel(argv: string[], io: CommandIo): Promise<numbe
     out: requireFlag(flags.out, 'out', u),
     shards: numberFlag(flags.shards, 'shards', u, { integer: true, min: 1 }),
     onProgress: ({ writtenBytes, totalBytes }) => {
-      // Whole percents only: the big shapes write hundreds of tensors.
-      const percent = Math.floor((100 * writtenBytes) / Math.max(1, totalBytes));
-      if (percent !== lastPercent && totalBytes > 64 << 20) io.err(`written ${percent}% of ${(totalBytes / 2 ** 20).toFixed(0)} MiB`);
-      lastPercent = percent;
+      if (totalBytes <= 64 << 20) return;
+      progress ??= new ProgressRenderer(stderrSink(io), { label: 'writing' });
+      progress.update({ done: writtenBytes / 2 ** 20, total: totalBytes / 2 ** 20, unit: 'MiB' });
     },
-  });
+  }).finally(() => progress?.end());
   if (flags.json) io.out(JSON.stringify({ path: made.path, config: made.config, tokenizer: made.tokenizer, files: made.spec.files }));
   else io.out(made.path);
   return 0;

@@ -37,8 +37,10 @@ evaluate:
 Lists every press: its short name (for --press), kvpress class name, kind and options with defaults
 (null = required or unset). A wrapper's inner press goes in --press-options as {"press": {"name": "snapkv"}}.
 \`evaluate\` measures each press against the uncompressed cache: mean KL divergence and top-1 agreement of the
-next-token distributions over held-out continuations of stories the model writes itself (seeded), and with
---out rewrites the "## Evaluation" section of that markdown file.
+next-token distributions over held-out continuations of stories the model writes itself (seeded), the KV
+bytes kept, and how many kept slots the selection's tie rule decided (score equal to the best dropped slot's;
+JSON: tiedSlots per story, tiedShare of the kept slots); with --out it rewrites the "## Evaluation" section
+of that markdown file.
 
 Example: presskv presses --kind scorer
 Example: presskv presses evaluate --model ./stories260K.gguf --ratios 0.5 --stories 2 --press snapkv`;
@@ -122,7 +124,11 @@ async function runEvaluate(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): 
       artefacts,
       text: model.pressText,
       presses: presses?.map((p) => listPresses().find((x) => x.name === p || x.className === p)!.name),
-      onRow: (row) => io.err(`${row.press} r=${row.ratio}: KL ${row.klDivergence.toFixed(4)}, top-1 ${(100 * row.top1Agreement).toFixed(1)} %`),
+      onRow: (row) =>
+        io.err(
+          `${row.press} r=${row.ratio}: KL ${row.klDivergence.toFixed(4)}, top-1 ${(100 * row.top1Agreement).toFixed(1)} %, ` +
+            `${row.tiedSlots.toFixed(0)} kept slots decided by a tie (${(100 * row.tiedShare).toFixed(1)} %)`,
+        ),
     });
     const gaps = listPresses()
       .filter((p) => !presses || presses.includes(p.name) || presses.includes(p.className))
@@ -134,7 +140,8 @@ async function runEvaluate(argv: string[], io: Pick<CommandIo, 'out' | 'err'>): 
       const section =
         `## Evaluation\n\nModel \`${values.model}\`, ${stories} stories written by the model (temperature 0.8, seeds 1..${stories}), ` +
         `context ${contextLength} tokens, next-token distributions over the following ${continuationLength} tokens compared with the ` +
-        `uncompressed cache (decoding presses act while the continuation is fed token by token; "bytes kept" is measured after the prefill). ` +
+        `uncompressed cache (decoding presses act while the continuation is fed token by token; "bytes kept" is measured after the prefill; ` +
+        `"kept by a tie" is the share of kept KV slots whose score equals the best dropped slot's, chosen by the tie rule: see "Ties" above). ` +
         `ExpectedAttentionStats' and QFilter's files are calibrated (\`presskv calibrate\`) on ${CALIBRATION_STORIES} other stories ` +
         `(seeds 101..${100 + CALIBRATION_STORIES}). Reproduce: \`presskv presses evaluate --model ${values.model} --out ${values.out}\`.\n\n${table}\n` +
         (gaps.length ? `\nNot evaluated: ${gaps.map((g) => `\`${g.name}\` (${g.why})`).join('; ')}.\n` : '');

@@ -3,6 +3,8 @@
 import { startServer } from '../server/serve.js';
 import { choiceFlag, numberFlag, parseFlags, requireFlag, UsageError, type CommandIo, type FlagOptions } from './args.js';
 import { DEVICE_FLAG_USAGE, deviceFlag } from './device-flag.js';
+import { ProgressRenderer, prefillUpdate, stderrSink } from './progress.js';
+import type { PrefillProgress } from '../engine/types.js';
 
 export const SERVE_USAGE = `presskv serve --model <path|id> [options]
 
@@ -51,6 +53,7 @@ export async function runServe(argv: string[], io: CommandIo, until: Promise<unk
   if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key must not be empty', u);
   if (!flags.json) io.err(`loading ${model}…`);
   const server = await startServer({
+    onContextProgress: flags.json ? undefined : contextProgressLog(io),
     model,
     modelName: flags['model-name'],
     port: numberFlag(flags.port, 'port', u, { integer: true, min: 0, max: 65535 }) ?? 8080,
@@ -73,6 +76,26 @@ export async function runServe(argv: string[], io: CommandIo, until: Promise<unk
   await server.close();
   if (!flags.json) io.err('stopped');
   return 0;
+}
+
+/**
+ * The server log's lines for stored contexts being prefilled (POST /v1/contexts, a persisted context's first
+ * use): one renderer per context, redrawn in place on a terminal, a few plain lines otherwise.
+ */
+function contextProgressLog(io: CommandIo): (contextId: string, progress: PrefillProgress) => void {
+  const running = new Map<string, { renderer: ProgressRenderer; done: number }>();
+  return (contextId, progress) => {
+    let entry = running.get(contextId);
+    // A prefill that did not finish (aborted, failed) left its entry: a new prefill of that id starts over.
+    if (!entry || progress.done <= entry.done) {
+      entry?.renderer.end();
+      entry = { renderer: new ProgressRenderer(stderrSink(io), { label: `context ${contextId} prefill` }), done: 0 };
+      running.set(contextId, entry);
+    }
+    entry.done = progress.done;
+    entry.renderer.update(prefillUpdate(progress));
+    if (progress.done >= progress.total) running.delete(contextId);
+  };
 }
 
 function shutdownSignal(): Promise<string> {

@@ -31,7 +31,7 @@ import type { Press, PressSpec } from './presses/base.js';
 import { preparePress } from './presses/prepare.js';
 import { createPress } from './presses/registry.js';
 import type { Session } from './session.js';
-import type { GenerateOptions, GenerateResult } from './types.js';
+import type { GenerateOptions, GenerateResult, PrefillProgress } from './types.js';
 
 /** A context id that names no stored context (never created, deleted, expired or evicted). */
 export class ContextNotFoundError extends PressKVError {
@@ -49,6 +49,11 @@ export interface ContextStoreOptions {
   defaultTtlSeconds?: number;
   /** Clock in ms (tests). */
   now?: () => number;
+  /**
+   * Called as a context's KV cache is prefilled (creation, or the first use of a persisted context whose KV
+   * is not on disk): Session.prefillContext's progress, with the context's id. `presskv serve` logs it.
+   */
+  onPrefillProgress?: (contextId: string, progress: PrefillProgress) => void;
 }
 
 export interface CreateContextInput {
@@ -149,6 +154,7 @@ export class ContextStore {
   private readonly maxBytes: number;
   private readonly defaultTtlSeconds: number;
   private readonly now: () => number;
+  private readonly onPrefillProgress?: (contextId: string, progress: PrefillProgress) => void;
   private readonly sweeper: NodeJS.Timeout;
   private disposed = false;
   readonly cacheDir?: string;
@@ -169,6 +175,7 @@ export class ContextStore {
     this.maxBytes = options.maxBytes ?? Infinity;
     this.defaultTtlSeconds = options.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS;
     this.now = options.now ?? Date.now;
+    this.onPrefillProgress = options.onPrefillProgress;
     this.cacheDir = options.cacheDir;
     this.ready = this.cacheDir
       ? removeStaleContextTempFiles(this.cacheDir).then(
@@ -436,7 +443,9 @@ export class ContextStore {
     try {
       if (!saved) {
         // Layer-major prefill; with a press each layer's cache is compressed before the next layer runs.
-        const done = await session.prefillContext(entry.tokenIds, { press: entry.press, signal });
+        const report = this.onPrefillProgress;
+        const onProgress = report ? (p: PrefillProgress) => report(entry.id, p) : undefined;
+        const done = await session.prefillContext(entry.tokenIds, { press: entry.press, signal, onProgress });
         entry.lengths = done.lengths;
         entry.bytesBefore = done.bytesBefore;
         // Tokens kept per (layer, kv-head) on average: comparable with tokensBefore whatever the model's shape.

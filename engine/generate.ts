@@ -4,8 +4,8 @@
 import type { DeviceName } from './device.js';
 import { z } from 'zod';
 import { ContextOverflowError, InvalidArgumentError } from './errors.js';
-import { awaitNative, type NativeFinishReason, type NativeSampling, type NativeSession } from './native.js';
-import type { FinishReason, GenerateOptions, GenerateResult, SamplingOptions } from './types.js';
+import { awaitNative, type NativeFinishReason, type NativeProgressOptions, type NativeSampling, type NativeSession } from './native.js';
+import type { FinishReason, GenerateOptions, GenerateResult, PrefillProgress, SamplingOptions } from './types.js';
 
 /** llama.cpp's defaults, applied to every field the caller leaves out. */
 export const DEFAULT_SAMPLING: Required<Omit<SamplingOptions, 'seed'>> = {
@@ -40,6 +40,10 @@ export const generateOptionsSchema = samplingSchema.extend({
   signal: z.custom<AbortSignal>((v) => v === undefined || v instanceof AbortSignal, 'must be an AbortSignal').optional(),
   onToken: z.custom<GenerateOptions['onToken']>((v) => v === undefined || typeof v === 'function', 'must be a function').optional(),
   onText: z.custom<GenerateOptions['onText']>((v) => v === undefined || typeof v === 'function', 'must be a function').optional(),
+  onPrefillProgress: z
+    .custom<GenerateOptions['onPrefillProgress']>((v) => v === undefined || typeof v === 'function', 'must be a function')
+    .optional(),
+  progressIntervalMs: finite().min(0, 'must be >= 0').optional(),
 });
 
 function describeIssues(error: z.ZodError): string {
@@ -150,6 +154,23 @@ export interface GenerationContext {
   device?: DeviceName;
 }
 
+/**
+ * The native progress options for a PrefillProgress callback (none without one). `tokens`: the prefill's
+ * tokens for a layer-major prefill; a token-counting one reports its own total.
+ */
+export function nativeProgress(
+  onProgress: ((progress: PrefillProgress) => void) | undefined,
+  intervalMs: number | undefined,
+  tokens?: number,
+): NativeProgressOptions {
+  if (!onProgress) return {};
+  return {
+    onProgress: (done, total, unit, elapsedMs) =>
+      onProgress({ done, total, unit, tokens: unit === 'tokens' ? total : (tokens ?? total), elapsedMs }),
+    ...(intervalMs === undefined ? {} : { progressIntervalMs: intervalMs }),
+  };
+}
+
 /** Runs one generate request; the session keeps the prompt and generated tokens afterwards. */
 export async function runGeneration(ctx: GenerationContext, promptTokenIds: number[], options: GenerateOptions): Promise<GenerateResult> {
   parseGenerateOptions(options);
@@ -184,6 +205,7 @@ export async function runGeneration(ctx: GenerationContext, promptTokenIds: numb
           stopTokenIds: Int32Array.from(options.stopTokenIds ?? ctx.defaultStopTokenIds),
           stopSequences: stops.map((s) => encoder.encode(s)),
           promptTokens: Int32Array.from(promptTokenIds),
+          ...nativeProgress(options.onPrefillProgress, options.progressIntervalMs),
         },
         onToken,
       ),

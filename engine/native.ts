@@ -55,6 +55,19 @@ export interface NativeGenerateRequest {
   stopSequences?: Uint8Array[];
   /** Evaluated first (prefill); may be empty to continue from the session's last token. */
   promptTokens?: Int32Array;
+  onProgress?: NativeProgressCallback;
+  progressIntervalMs?: number;
+}
+
+/**
+ * Progress of a job's prefill (native/src/addon/js-reply.h): tokens evaluated, or layers completed for a
+ * layer-major prefill, and the ms it has run; at most one call per progressIntervalMs (default 100), the last
+ * with done === total.
+ */
+export type NativeProgressCallback = (done: number, total: number, unit: 'tokens' | 'layers', elapsedMs: number) => void;
+export interface NativeProgressOptions {
+  onProgress?: NativeProgressCallback;
+  progressIntervalMs?: number;
 }
 
 export type NativeFinishReason = 'eos' | 'max-tokens' | 'stop-sequence' | 'abort' | 'context-full';
@@ -72,7 +85,7 @@ export interface NativeGenerateResult {
 
 export interface NativeSession {
   readonly maxTokens: number;
-  evaluate(tokens: Int32Array, options?: { logits?: 'none' | 'last' | 'all' }): Promise<Float32Array | undefined>;
+  evaluate(tokens: Int32Array, options?: { logits?: 'none' | 'last' | 'all' } & NativeProgressOptions): Promise<Float32Array | undefined>;
   generate(request: NativeGenerateRequest, onToken?: (id: number) => void): Promise<NativeGenerateResult>;
   sample(options: { sampling?: NativeSampling; allowedTokenIds?: Int32Array }): Promise<number>;
   abort(): void;
@@ -89,6 +102,7 @@ export interface NativeSession {
   prefillContext(
     tokens: Int32Array,
     press: import('./presses/base.js').NativePressConfig | null,
+    options?: NativeProgressOptions,
   ): Promise<Omit<import('./session.js').PrefillContextResult, 'lengths' | 'slotsBefore' | 'slotsAfter'>>;
 }
 

@@ -12,9 +12,9 @@
 // session exactly as it was before that call.
 import type { DeviceName } from './device.js';
 import { InvalidArgumentError } from './errors.js';
-import { runGeneration, parseSampling, type TokenText } from './generate.js';
+import { nativeProgress, runGeneration, parseSampling, type TokenText } from './generate.js';
 import { awaitNative, callNative, type NativeSession } from './native.js';
-import type { GenerateOptions, GenerateResult, KvStats, SamplingOptions } from './types.js';
+import type { GenerateOptions, GenerateResult, KvStats, PrefillProgress, SamplingOptions } from './types.js';
 import { GenerateStream } from './generate-stream.js';
 import type { ModelConfig } from './model-spec.js';
 import { preparePress } from './presses/prepare.js';
@@ -41,6 +41,22 @@ export interface PrefillContextOptions {
   /** The press that compresses the context: a name, `{ name, ...options }` or a Press. None: a plain prefill. */
   press?: PressSpec;
   signal?: AbortSignal;
+  /**
+   * Called as the prefill runs: layers completed (unit 'layers'; the context runs through one layer at a time,
+   * then a reconstructing press's passes do), at most every progressIntervalMs, the last call with done === total
+   * before the Promise settles.
+   */
+  onProgress?: (progress: PrefillProgress) => void;
+  /** Least time between two progress calls in ms (default 100; the last call always comes). */
+  progressIntervalMs?: number;
+}
+
+export interface EvaluateOptions {
+  logits?: 'none' | 'last' | 'all';
+  /** Called as the tokens are evaluated, chunk by chunk (unit 'tokens'), the last call with done === total. */
+  onProgress?: (progress: PrefillProgress) => void;
+  /** Least time between two progress calls in ms (default 100; the last call always comes). */
+  progressIntervalMs?: number;
 }
 
 /** What a context prefill kept: tokens, KV slots and page bytes before and after the press, per (layer, kv-head). */
@@ -61,6 +77,11 @@ export interface PrefillContextResult {
   prefillMs: number;
   /** Position of the next token: the context length, or the kept length after key re-rotation. */
   nextPosition: number;
+  /**
+   * Kept KV slots that the press's top-k selection chose by its tie rule alone: their score equals the best
+   * dropped slot's, and the lower slot index won (docs/PRESSES.md, "Ties"). 0 without a press.
+   */
+  tiedSlots: number;
   /** Slots kept per (layer, kv-head), layer-major (perLayer flattened). */
   lengths: number[];
 }
@@ -70,6 +91,12 @@ function toTokenArray(ids: readonly number[], what: string): Int32Array {
   for (const id of ids)
     if (!Number.isInteger(id) || id < 0 || id > 0x7fffffff) throw new InvalidArgumentError(`${what} holds ${id}, which is not a token id`);
   return Int32Array.from(ids);
+}
+
+function checkProgressOptions(options: { onProgress?: unknown; progressIntervalMs?: unknown }): void {
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new InvalidArgumentError('onProgress must be a function');
+  const ms = options.progressIntervalMs;
+  if (ms !== undefined && !(typeof ms === 'number' && ms >= 0)) throw new InvalidArgumentError(`progressIntervalMs must be a number >= 0, got ${String(ms)}`);
 }
 
 export class Session {
@@ -91,10 +118,13 @@ export class Session {
   }
 
   /** Appends tokens; returns the last token's logits ('last'), every new token's logits ('all', row-major), or nothing. */
-  async evaluate(tokenIds: readonly number[], options: { logits?: 'none' | 'last' | 'all' } = {}): Promise<Float32Array | undefined> {
+  async evaluate(tokenIds: readonly number[], options: EvaluateOptions = {}): Promise<Float32Array | undefined> {
     this.assertLive();
     const tokens = toTokenArray(tokenIds, 'tokenIds');
-    return awaitNative(() => this.native.evaluate(tokens, { logits: options.logits ?? 'last' }));
+    checkProgressOptions(options);
+    return awaitNative(() =>
+      this.native.evaluate(tokens, { logits: options.logits ?? 'last', ...nativeProgress(options.onProgress, options.progressIntervalMs) }),
+    );
   }
 
   /**
@@ -137,6 +167,7 @@ export class Session {
     this.assertLive();
     const tokens = toTokenArray(tokenIds, 'tokenIds');
     if (tokens.length === 0) throw new InvalidArgumentError('prefillContext: the context is empty');
+    checkProgressOptions(options);
     let nativePress = null;
     if (options.press !== undefined) {
       if (!this.host.modelConfig) throw new InvalidArgumentError('prefillContext with a press needs a session created by Model.createSession');
@@ -147,7 +178,8 @@ export class Session {
     const abort = () => this.native.abort();
     signal?.addEventListener('abort', abort, { once: true });
     try {
-      const pending = awaitNative(() => this.native.prefillContext(tokens, nativePress));
+      const progress = nativeProgress(options.onProgress, options.progressIntervalMs, tokens.length);
+      const pending = awaitNative(() => this.native.prefillContext(tokens, nativePress, progress));
       if (signal?.aborted) abort();
       // The native figures count (layer, kv-head) slots; tokens are what the rest of presskv reports.
       const { tokensBefore: slotsBefore, tokensAfter: slotsAfter, ...rest } = await pending;

@@ -30,6 +30,29 @@ export interface GenerateOptions extends SamplingOptions {
   onToken?: (token: { id: number; text: string }) => void;
   /** Called with each new piece of text; the pieces concatenate to exactly result.text. */
   onText?: (delta: string) => void;
+  /**
+   * Called as the prompt is prefilled (chunk by chunk, at most every progressIntervalMs), ending with
+   * done === total before the first token; not called when there is nothing to prefill.
+   */
+  onPrefillProgress?: (progress: PrefillProgress) => void;
+  /** Least time between two progress calls in ms (default 100; the last call always comes). */
+  progressIntervalMs?: number;
+}
+
+/**
+ * How far a prefill has come. A plain prefill counts tokens evaluated; a layer-major context prefill
+ * (Session.prefillContext: the whole context through each layer in turn, a press compressing it) counts
+ * layers completed, of every layer of the context's forward and of a reconstructing press's (KVzip) passes.
+ * Calls come in order with done increasing, the last with done === total.
+ */
+export interface PrefillProgress {
+  done: number;
+  total: number;
+  unit: 'tokens' | 'layers';
+  /** Tokens this prefill evaluates (the context's tokens for a layer-major prefill). */
+  tokens: number;
+  /** How long the native prefill has run so far, in ms (as its result's prefillMs counts it). */
+  elapsedMs: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort' | 'stop-sequence';

@@ -4,7 +4,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { ContextStore } from '../engine/context-store.js';
 import { Model } from '../engine/model.js';
-import type { LoadOptions } from '../engine/types.js';
+import type { LoadOptions, PrefillProgress } from '../engine/types.js';
 import { createPressKVApp } from './app.js';
 import { closeHttpServer } from './shutdown.js';
 
@@ -23,6 +23,8 @@ export interface ServeOptions {
   maxContextBytes?: number;
   maxBodyBytes?: number;
   load?: LoadOptions;
+  /** Progress of a stored context's prefill (ContextStoreOptions.onPrefillProgress); `presskv serve` logs it. */
+  onContextProgress?: (contextId: string, progress: PrefillProgress) => void;
 }
 
 export interface RunningServer {
@@ -41,7 +43,11 @@ export interface RunningServer {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const model = await Model.load(options.model, options.load);
-  const store = new ContextStore(model, { cacheDir: options.cacheDir, maxBytes: options.maxContextBytes });
+  const store = new ContextStore(model, {
+    cacheDir: options.cacheDir,
+    maxBytes: options.maxContextBytes,
+    onPrefillProgress: options.onContextProgress,
+  });
   // A crash's leftover temp files are gone before the first request looks at the cache directory.
   await store.ready;
   const shutdown = new AbortController();

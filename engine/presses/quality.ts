@@ -10,11 +10,15 @@ import { nativePressConfig } from './prepare.js';
 import type { PressTextSource } from './reconstruction-prompts.js';
 
 export interface PressEvalResult {
+  /** KV slots ((layer, kv-head) × tokens) before and after the press, as the native figures count them. */
   tokensBefore: number;
   tokensAfter: number;
   bytesBefore: number;
   bytesAfter: number;
-  perLayer: { layer: number; perHead: number[] }[];
+  /** Kept slots the top-k selection chose by its tie rule alone (docs/PRESSES.md, "Ties"). */
+  tiedSlots: number;
+  /** perLayer[l].scores: each layer's decision scores [nKvHeads · n], with the recordScores option. */
+  perLayer: { layer: number; perHead: number[]; scores?: Float32Array }[];
   logits?: Float32Array;
 }
 
@@ -170,6 +174,12 @@ export interface QualityRow {
   top1Agreement: number;
   /** KV bytes kept after the prefill, as a fraction of the uncompressed cache's. */
   bytesKept: number;
+  /**
+   * Kept KV slots that the selection's tie rule decided (their score equals the best dropped slot's; the lower
+   * slot won), per story on average, and as a fraction of the kept slots.
+   */
+  tiedSlots: number;
+  tiedShare: number;
 }
 
 export interface QualityStory {
@@ -206,6 +216,8 @@ export function evaluatePressQuality(
         let kl = 0;
         let top1 = 0;
         let kept = 0;
+        let tied = 0;
+        let tiedShare = 0;
         stories.forEach((story, i) => {
           // Random is averaged over draws, one seed per story, so one lucky or unlucky draw does not decide its row.
           const storySpec = name === 'random' && typeof spec === 'object' ? { ...(spec as object), seed: 1 + i } : spec;
@@ -214,8 +226,10 @@ export function evaluatePressQuality(
           kl += cmp.klDivergence / stories.length;
           top1 += cmp.top1Agreement / stories.length;
           kept += out.bytesAfter / out.bytesBefore / stories.length;
+          tied += out.tiedSlots / stories.length;
+          tiedShare += (out.tokensAfter > 0 ? out.tiedSlots / out.tokensAfter : 0) / stories.length;
         });
-        const row = { press: label, ratio, klDivergence: kl, top1Agreement: top1, bytesKept: kept };
+        const row = { press: label, ratio, klDivergence: kl, top1Agreement: top1, bytesKept: kept, tiedSlots: tied, tiedShare };
         rows.push(row);
         options.onRow?.(row);
       }
@@ -224,15 +238,22 @@ export function evaluatePressQuality(
   return rows;
 }
 
-/** The markdown table docs/PRESSES.md carries: one row per press, KL / top-1 per ratio. */
+/** A share as the table shows it: whole percents, "<1 %" for a share that is not zero but rounds to it. */
+function percent(share: number): string {
+  return share > 0 && share < 0.005 ? '<1 %' : `${(100 * share).toFixed(0)} %`;
+}
+
+/** The markdown table docs/PRESSES.md carries: one row per press, KL / top-1 / bytes kept / tied per ratio. */
 export function renderQualityTable(rows: readonly QualityRow[], ratios: readonly number[]): string {
   const presses = [...new Set(rows.map((r) => r.press))];
-  const head = `| press | ${ratios.map((r) => `r = ${r}: KL ↓ / top-1 ↑ / bytes kept`).join(' | ')} |`;
+  const head = `| press | ${ratios.map((r) => `r = ${r}: KL ↓ / top-1 ↑ / bytes kept / kept by a tie`).join(' | ')} |`;
   const rule = `|---|${ratios.map(() => '---').join('|')}|`;
   const body = presses.map((p) => {
     const cells = ratios.map((r) => {
       const row = rows.find((x) => x.press === p && x.ratio === r);
-      return row ? `${row.klDivergence.toFixed(4)} / ${(100 * row.top1Agreement).toFixed(1)} % / ${(100 * row.bytesKept).toFixed(0)} %` : '–';
+      return row
+        ? `${row.klDivergence.toFixed(4)} / ${(100 * row.top1Agreement).toFixed(1)} % / ${(100 * row.bytesKept).toFixed(0)} % / ${percent(row.tiedShare)}`
+        : '–';
     });
     return `| \`${p}\` | ${cells.join(' | ')} |`;
   });

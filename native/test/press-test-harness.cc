@@ -1,6 +1,6 @@
 // The press tests' native entry points, built as build/Release/presskv-testing.node (never shipped): one
 // press on plain arrays, the reference implementations in test/ check them.
-//   scorePressLayer(pressConfig, inputs) → { scores?, kept, keys?, values?, positions?, channelRatio }
+//   scorePressLayer(pressConfig, inputs) → { scores?, kept, keys?, values?, positions?, channelRatio, tiedSlots }
 //   runPressPipeline(pressConfig, inputs) → the final per-layer cache after a layer-major prefill (+ decode steps)
 //   pressNames() → the presses this addon registers: the engine's and the test-only ones of native/test/presses/
 // pressConfig = { name, options?: { camelCase: number | boolean | string | number[] }, press?, presses? }
@@ -310,6 +310,7 @@ Napi::Value score_press_layer(const Napi::CallbackInfo& info) {
     out.Set("positions", per_head);
   }
   out.Set("channelRatio", Napi::Number::New(env, decision.channel_ratio));
+  out.Set("tiedSlots", Napi::Number::New(env, double(decision.tied_kept)));
   return out;
 }
 

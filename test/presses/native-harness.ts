@@ -11,6 +11,8 @@ export interface ScorePressResult {
   values?: Float32Array;
   positions?: Int32Array[];
   channelRatio: number;
+  /** Kept slots the selection's tie rule decided (LayerDecision::tied_kept). */
+  tiedSlots: number;
 }
 
 interface PressAddon {

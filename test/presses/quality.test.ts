@@ -78,13 +78,14 @@ describe('next-token comparison', () => {
   it('renders one markdown row per press with a cell per ratio', () => {
     const table = renderQualityTable(
       [
-        { press: 'snapkv', ratio: 0.5, klDivergence: 0.0123, top1Agreement: 0.9, bytesKept: 0.52 },
-        { press: 'random', ratio: 0.5, klDivergence: 0.5, top1Agreement: 0.4, bytesKept: 0.52 },
+        { press: 'snapkv', ratio: 0.5, klDivergence: 0.0123, top1Agreement: 0.9, bytesKept: 0.52, tiedSlots: 0, tiedShare: 0 },
+        { press: 'random', ratio: 0.5, klDivergence: 0.5, top1Agreement: 0.4, bytesKept: 0.52, tiedSlots: 3, tiedShare: 0.001 },
       ],
       [0.25, 0.5],
     ).split('\n');
     expect(table).toHaveLength(4);
-    expect(table[2]).toBe('| `snapkv` | – | 0.0123 / 90.0 % / 52 % |');
+    expect(table[2]).toBe('| `snapkv` | – | 0.0123 / 90.0 % / 52 % / 0 % |');
+    expect(table[3]).toBe('| `random` | – | 0.5000 / 40.0 % / 52 % / <1 % |');
   });
 });
 
@@ -111,12 +112,15 @@ describe.skipIf(!existsSync(modelPath) || !hasEntry)('presskv presses evaluate (
       io,
     );
     expect(code).toBe(0);
-    const rows = JSON.parse(lines.join('\n')) as { press: string; ratio: number; klDivergence: number; top1Agreement: number }[];
+    const rows = JSON.parse(lines.join('\n')) as { press: string; ratio: number; klDivergence: number; top1Agreement: number; tiedSlots: number; tiedShare: number }[];
     expect(rows.map((r) => `${r.press}@${r.ratio}`)).toEqual(['knorm@0.25', 'knorm@0.5', 'snapkv@0.25', 'snapkv@0.5']);
     for (const r of rows) {
       expect(r.klDivergence).toBeGreaterThanOrEqual(0);
       expect(r.top1Agreement).toBeGreaterThanOrEqual(0);
       expect(r.top1Agreement).toBeLessThanOrEqual(1);
+      expect(r.tiedSlots).toBeGreaterThanOrEqual(0);
+      expect(r.tiedShare).toBeGreaterThanOrEqual(0);
+      expect(r.tiedShare).toBeLessThanOrEqual(1);
     }
     const doc = readFileSync(out, 'utf8');
     expect(doc).toMatch(/^# Presses\n\nIntro\.\n\n## Evaluation\n/);

@@ -28,13 +28,17 @@ struct JsReply::Context {
   Napi::Promise::Deferred deferred;
   Napi::FunctionReference on_token;
   Napi::ObjectReference kept;
+  Napi::FunctionReference on_progress;
 };
 
 struct JsReply::Message {
-  enum Kind { Token, Resolve, ResolveKept, Reject } kind;
+  enum Kind { Token, Resolve, ResolveKept, Reject, Progress } kind;
   int32_t token = 0;
   MakeValue make;
   std::exception_ptr error;
+  double done = 0, total = 0;
+  const char* unit = "";
+  double elapsed_ms = 0;
 };
 
 JsReply::JsReply(Napi::Env env, Napi::Function on_token) {
@@ -61,6 +65,12 @@ void JsReply::keep_alive(Napi::Object value) {
   context->kept = Napi::Persistent(value);
 }
 
+void JsReply::set_progress(Napi::Function on_progress, double interval_ms) {
+  tsfn_.GetContext()->on_progress = Napi::Persistent(on_progress);
+  progress_interval_ms_ = interval_ms;
+  has_progress_ = true;
+}
+
 void JsReply::call_js(Napi::Env env, Napi::Function, Context* context, Message* message) {
   if (env == nullptr) {  // the environment is going away; nothing can be delivered
     delete message;
@@ -81,9 +91,14 @@ void JsReply::call_js(Napi::Env env, Napi::Function, Context* context, Message* 
       case Message::Reject:
         context->deferred.Reject(to_js_error(env, message->error).Value());
         break;
+      case Message::Progress:
+        if (!context->on_progress.IsEmpty())
+          context->on_progress.Call({Napi::Number::New(env, message->done), Napi::Number::New(env, message->total),
+                                     Napi::String::New(env, message->unit), Napi::Number::New(env, message->elapsed_ms)});
+        break;
     }
   } catch (const Napi::Error& e) {
-    // A throwing onToken callback must not take down the job; a failure building the result rejects.
+    // A throwing onToken / onProgress callback must not take down the job; a failure building the result rejects.
     if (message->kind == Message::Resolve) context->deferred.Reject(e.Value());
   }
   delete message;
@@ -92,6 +107,22 @@ void JsReply::call_js(Napi::Env env, Napi::Function, Context* context, Message* 
 void JsReply::token(int32_t id) {
   if (settled_.load()) return;
   auto* message = new Message{Message::Token, id, nullptr, nullptr};
+  if (tsfn_.NonBlockingCall(message) != napi_ok) delete message;
+}
+
+void JsReply::progress(double done, double total, const char* unit, double elapsed_ms) {
+  if (!has_progress_ || settled_.load()) return;
+  {
+    std::lock_guard<std::mutex> lock(progress_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    const bool last = done >= total;
+    if (!last && progress_sent_ &&
+        std::chrono::duration<double, std::milli>(now - last_progress_).count() < progress_interval_ms_)
+      return;
+    progress_sent_ = true;
+    last_progress_ = now;
+  }
+  auto* message = new Message{Message::Progress, 0, nullptr, nullptr, done, total, unit, elapsed_ms};
   if (tsfn_.NonBlockingCall(message) != napi_ok) delete message;
 }
 

@@ -1,13 +1,15 @@
 #pragma once
 // The way a job running on the worker thread talks back to JS: a Promise settled once, plus an optional
-// per-token callback, both delivered on the JS thread through one ThreadSafeFunction. The worker never
-// waits for JS (the queue is unbounded and calls are non-blocking).
+// per-token callback and an optional progress callback, all delivered on the JS thread, in order, through
+// one ThreadSafeFunction. The worker never waits for JS (the queue is unbounded and calls are non-blocking).
 #include <napi.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <mutex>
 #include <string>
 
 namespace presskv::addon {
@@ -29,9 +31,15 @@ class JsReply {
   // JS thread, before the job is submitted: keeps `value` (e.g. an input buffer the worker reads) alive
   // until the reply is settled and delivered; released on the JS thread.
   void keep_alive(Napi::Object value);
+  // JS thread, before the job is submitted: progress() reports reach on_progress(done, total, unit, elapsedMs), at most
+  // one per interval_ms (the first report and the one with done == total always do).
+  void set_progress(Napi::Function on_progress, double interval_ms);
 
-  // Any thread. token() is ignored after the reply has settled.
+  // Any thread. token() and progress() are ignored after the reply has settled, progress() also without
+  // set_progress; both cost nothing then. unit: a string literal ("tokens", "layers"); elapsed_ms: how long
+  // the prefill has run so far (as the job reports its prefillMs).
   void token(int32_t id);
+  void progress(double done, double total, const char* unit, double elapsed_ms);
   void resolve(MakeValue make);
   // Resolves with the object given to keep_alive (built on the JS thread before the job ran).
   void resolve_with_kept();
@@ -49,6 +57,11 @@ class JsReply {
   Tsfn tsfn_;
   Napi::Promise promise_;
   std::atomic<bool> settled_{false};
+  bool has_progress_ = false;
+  double progress_interval_ms_ = 0;
+  std::mutex progress_mutex_;
+  bool progress_sent_ = false;
+  std::chrono::steady_clock::time_point last_progress_;
 };
 
 }  // namespace presskv::addon

@@ -4,7 +4,7 @@
 
 namespace presskv::addon {
 
-PrefillStats prefill_stats(KvCache& cache, int32_t n_context) {
+PrefillStats prefill_stats(KvCache& cache, int32_t n_context, const press::PressPipeline* pipeline) {
   const PagedKvCache& pc = paged(cache);
   PrefillStats stats;
   const int64_t pages_per_head = (int64_t(n_context) + pc.page_tokens() - 1) / pc.page_tokens();
@@ -14,6 +14,7 @@ PrefillStats prefill_stats(KvCache& cache, int32_t n_context) {
   stats.per_layer.assign(pc.n_layers(), std::vector<int32_t>(pc.n_kv_heads()));
   for (int32_t l = 0; l < pc.n_layers(); ++l)
     for (int32_t h = 0; h < pc.n_kv_heads(); ++h) stats.tokens_after += stats.per_layer[l][h] = cache.length(l, h);
+  if (pipeline) stats.tied_slots = double(pipeline->tied_kept());
   return stats;
 }
 
@@ -32,6 +33,7 @@ Napi::Object PrefillStats::to_js(Napi::Env env) const {
   out.Set("tokensAfter", Napi::Number::New(env, tokens_after));
   out.Set("bytesBefore", Napi::Number::New(env, bytes_before));
   out.Set("bytesAfter", Napi::Number::New(env, bytes_after));
+  out.Set("tiedSlots", Napi::Number::New(env, tied_slots));
   out.Set("perLayer", layers);
   return out;
 }

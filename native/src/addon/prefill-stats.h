@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kv/kv-cache.h"
+#include "press/pipeline.h"
 
 namespace presskv::addon {
 
@@ -16,11 +17,13 @@ struct PrefillStats {
   double bytes_before = 0;   // page bytes the uncompressed context would hold
   double bytes_after = 0;    // page bytes the cache holds now
   std::vector<std::vector<int32_t>> per_layer;  // slots kept per kv-head of each layer
-  // { tokensBefore, tokensAfter, bytesBefore, bytesAfter, perLayer: [{ layer, perHead }] }
+  double tied_slots = 0;  // kept slots the selection's tie rule decided (press/selection.h); 0 without a press
+  // { tokensBefore, tokensAfter, bytesBefore, bytesAfter, tiedSlots, perLayer: [{ layer, perHead }] }
   Napi::Object to_js(Napi::Env env) const;
 };
 
 // The figures of a cache that holds exactly a prefilled context of n_context tokens.
-PrefillStats prefill_stats(KvCache& cache, int32_t n_context);
+// pipeline: the press that compressed it (its tie count), or null.
+PrefillStats prefill_stats(KvCache& cache, int32_t n_context, const press::PressPipeline* pipeline = nullptr);
 
 }  // namespace presskv::addon

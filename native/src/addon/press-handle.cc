@@ -149,6 +149,7 @@ Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
   KvCacheOptions kv;
   EvalOptions eval;
   std::vector<int32_t> continuation;
+  bool record_scores = false;  // perLayer[l].scores: each layer's decision scores [Hk·n] (tie-count tests)
   if (info.Length() > 3 && info[3].IsObject()) {
     Napi::Object o = info[3].As<Napi::Object>();
     Napi::Value dt = o.Get("kvDtype");
@@ -162,6 +163,7 @@ Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
     if (kv.page_tokens <= 0 || eval.chunk_size <= 0) bad("pressEvalContext: pageTokens and chunkSize must be positive");
     Napi::Value cont = o.Get("continuation");
     if (!cont.IsUndefined() && !cont.IsNull()) continuation = int32_arg(cont, "options.continuation");
+    record_scores = o.Get("recordScores").ToBoolean().Value();
   }
   if (pipeline) pipeline->validate((int32_t)context.size());  // bad configs fail before any work
 
@@ -174,8 +176,14 @@ Napi::Value press_eval_context(const Napi::CallbackInfo& info) {
   auto forward = Forward::create(model, pool);
   std::vector<float> logits;
   eval.logits = LogitsMode::None;
+  if (pipeline) pipeline->record_scores(record_scores);
   press::prefill_context(*forward, *cache, context, eval, pipeline.get(), lm, pool, logits);
-  Napi::Object out = prefill_stats(*cache, (int32_t)context.size()).to_js(env);
+  Napi::Object out = prefill_stats(*cache, (int32_t)context.size(), pipeline.get()).to_js(env);
+  if (pipeline && record_scores) {
+    Napi::Array layers = out.Get("perLayer").As<Napi::Array>();
+    for (const press::LayerStats& s : pipeline->stats())
+      if (s.layer < (int32_t)layers.Length()) layers.Get(uint32_t(s.layer)).As<Napi::Object>().Set("scores", float_array(env, s.scores));
+  }
   out.Set("ratio", Napi::Number::New(env, pipeline ? pipeline->achieved_ratio() : 0.0));
   if (!continuation.empty()) {
     EvalOptions next = eval;

@@ -86,6 +86,35 @@ SessionHandle::SessionHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   state_->publish();
 }
 
+namespace {
+// { onProgress?: (done, total, unit) => void, progressIntervalMs?: number ≥ 0 (default 100) } of a job's
+// options, read (and checked) before the job's reply exists, applied to it with apply().
+struct ProgressOption {
+  Napi::Function fn;
+  double interval_ms = 100;
+  void apply(JsReply& reply) const {
+    if (!fn.IsEmpty()) reply.set_progress(fn, interval_ms);
+  }
+};
+
+ProgressOption read_progress(Napi::Env env, const Napi::Value& options) {
+  ProgressOption out;
+  if (!options.IsObject()) return out;
+  Napi::Object o = options.As<Napi::Object>();
+  Napi::Value fn = o.Get("onProgress");
+  if (fn.IsUndefined() || fn.IsNull()) return out;
+  if (!fn.IsFunction()) throw_invalid(env, "onProgress must be a function");
+  Napi::Value ms = o.Get("progressIntervalMs");
+  if (!ms.IsUndefined()) {
+    if (!ms.IsNumber() || !(ms.As<Napi::Number>().DoubleValue() >= 0))
+      throw_invalid(env, "progressIntervalMs must be a number >= 0");
+    out.interval_ms = ms.As<Napi::Number>().DoubleValue();
+  }
+  out.fn = fn.As<Napi::Function>();
+  return out;
+}
+}  // namespace
+
 void SessionHandle::require_live(Napi::Env env) const {
   if (disposed_) throw_invalid(env, "the session has been disposed");
   if (runtime_->is_shut_down()) throw_invalid(env, "the runtime has been disposed");
@@ -113,7 +142,9 @@ Napi::Value SessionHandle::evaluate(const Napi::CallbackInfo& info) {
     else if (mode != "none")
       throw_invalid(env, "logits must be 'none', 'last' or 'all', got '" + mode + "'");
   }
+  const ProgressOption progress = read_progress(env, info[1]);
   auto reply = std::make_unique<JsReply>(env);
+  progress.apply(*reply);
   Napi::Promise promise = reply->promise();
   runtime_->scheduler->submit(
       std::make_shared<EvaluateJob>(runtime_.get(), state_, std::move(reply), std::move(tokens), logits));
@@ -141,7 +172,9 @@ Napi::Value SessionHandle::generate(const Napi::CallbackInfo& info) {
   if (info.Length() > 1 && info[1].IsFunction()) on_token = info[1].As<Napi::Function>();
   else if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) throw_invalid(env, "onToken must be a function");
   std::shared_ptr<GenerateJob> job;
+  const ProgressOption progress = read_progress(env, o);
   auto reply = std::make_unique<JsReply>(env, on_token);
+  progress.apply(*reply);
   Napi::Promise promise = reply->promise();
   try {
     job = std::make_shared<GenerateJob>(runtime_.get(), state_, std::move(reply), std::move(request), vocabulary);
@@ -284,7 +317,8 @@ void register_session(Napi::Env env, Napi::Object exports) {
 
 namespace presskv::addon {
 
-// prefillContext(contextTokens, pressConfig | null) → compression stats (session-press-job.h). The press
+// prefillContext(contextTokens, pressConfig | null, { onProgress?, progressIntervalMs? }) → compression stats
+// (session-press-job.h). The press
 // config is parsed and checked here, on the JS thread, so a bad config fails before the job is queued.
 Napi::Value SessionHandle::prefill_context(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -305,7 +339,9 @@ Napi::Value SessionHandle::prefill_context(const Napi::CallbackInfo& info) {
       throw_as_js(env, std::current_exception());
     }
   }
+  const ProgressOption progress = read_progress(env, info.Length() > 2 ? info[2] : env.Undefined());
   auto reply = std::make_unique<JsReply>(env);
+  progress.apply(*reply);
   Napi::Promise promise = reply->promise();
   runtime_->scheduler->submit(std::make_shared<PrefillContextJob>(runtime_.get(), state_, std::move(reply),
                                                                   std::move(tokens), std::move(pipeline)));

@@ -125,6 +125,7 @@ bool EvaluateJob::step() {
     }
     state_->pending.clear();
     state_->last_logits.clear();
+    started_at_ = Clock::now();
   }
   check_aborted();
   const size_t vocab = size_t(runtime_->vocab);
@@ -140,6 +141,7 @@ bool EvaluateJob::step() {
   done_ += n;
   if (last) state_->last_logits.assign(rows.end() - vocab, rows.end());
   state_->publish();
+  reply_->progress(double(done_), double(input_.size()), "tokens", ms_since(started_at_));
   if (!last) return false;
   if (logits_ == LogitsRequest::None) {
     reply_->resolve([](Napi::Env env) -> Napi::Value { return env.Undefined(); });
@@ -232,6 +234,7 @@ bool GenerateJob::prefill_step() {
   }
   prefill_ms_ += ms_since(t0);
   state_->publish();
+  reply_->progress(double(prefilled_), double(input_.size()), "tokens", prefill_ms_);
   return false;
 }
 

@@ -63,6 +63,7 @@ class EvaluateJob : public SessionJob {
   size_t done_ = 0;
   LogitsRequest logits_;
   std::vector<float> all_rows_;
+  std::chrono::steady_clock::time_point started_at_;
 };
 
 struct GenerateRequest {

@@ -144,9 +144,14 @@ bool PrefillContextJob::step() {
   options.chunk_size = runtime_->options.prefill_chunk;
   options.abort = &aborted;
   std::vector<float> logits;
+  JsReply* reply = reply_.get();
   press::prefill_context(*runtime_->forward, *state_->cache, tokens_, options, pipeline_.get(), loaded(*runtime_->model),
-                         *runtime_->pool, logits);
-  const PrefillStats stats = prefill_stats(*state_->cache, n);
+                         *runtime_->pool, logits,
+                         [reply, t0](int64_t done, int64_t total) {
+                           const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+                           reply->progress(double(done), double(total), "layers", ms);
+                         });
+  const PrefillStats stats = prefill_stats(*state_->cache, n, pipeline_.get());
   state_->history = tokens_;
   state_->last_logits = std::move(logits);
   if (pipeline_ && pipeline_->acts_during_decoding()) state_->decoding_press = pipeline_;

@@ -16,8 +16,9 @@ namespace presskv::addon {
 // the job). Throws EngineError (InvalidArgument) for malformed configs.
 press::PressConfig parse_worker_press_config(Napi::Env env, Napi::Value value);
 
-// → { tokensBefore, tokensAfter, bytesBefore, bytesAfter, perLayer: [{ layer, perHead }], prefillMs,
-//     nextPosition }
+// → { tokensBefore, tokensAfter, bytesBefore, bytesAfter, tiedSlots, perLayer: [{ layer, perHead }], prefillMs,
+//     nextPosition }. Progress (JsReply::set_progress): layers completed of every layer of the prefill and of
+// its reconstruction passes.
 // Needs an empty session. The whole context is one eval (the press needs every token of a layer before
 // the next layer runs), so abort is honoured between chunks and layers, not between jobs. Afterwards the
 // session holds the compressed cache and the last context token's logits; new tokens continue at the

@@ -23,10 +23,34 @@ void continue_after_rerotated_keys(KvCache& cache) {
   cache.truncate(longest);
 }
 
+// Reports each completed layer, then hands the layer to the press hook (if any) unchanged.
+class ProgressHook final : public LayerHook {
+ public:
+  ProgressHook(LayerHook* inner, const LayerProgress& report, int64_t& done, int64_t total)
+      : inner_(inner), report_(report), done_(done), total_(total) {}
+  void before_layer(int32_t layer, const float* residual, int32_t n) override {
+    if (inner_) inner_->before_layer(layer, residual, n);
+  }
+  void after_layer(PagedKvCache& cache, int32_t layer, int32_t n, int32_t first_position) override {
+    if (inner_) inner_->after_layer(cache, layer, n, first_position);
+    report_(++done_, total_);
+  }
+  void after_all_layers(PagedKvCache& cache) override {
+    if (inner_) inner_->after_all_layers(cache);
+  }
+
+ private:
+  LayerHook* inner_;
+  const LayerProgress& report_;
+  int64_t& done_;
+  int64_t total_;
+};
+
 }  // namespace
 
 void prefill_context(Forward& forward, KvCache& cache, const std::vector<int32_t>& tokens, EvalOptions options,
-                     PressPipeline* pipeline, const LoadedModel& model, ThreadPool& pool, std::vector<float>& logits) {
+                     PressPipeline* pipeline, const LoadedModel& model, ThreadPool& pool, std::vector<float>& logits,
+                     const LayerProgress& progress) {
   const int32_t n = (int32_t)tokens.size(), start = cache.next_position();
   std::unique_ptr<ForwardPressHook> hook;
   std::vector<ReconstructionPass> passes;
@@ -43,6 +67,14 @@ void prefill_context(Forward& forward, KvCache& cache, const std::vector<int32_t
     throw EngineError(ErrorCode::ContextOverflow, "context overflow: " + std::to_string(start) + " positions in the cache + " +
                                                       std::to_string(n) + " context tokens exceed the context window of " +
                                                       std::to_string(cache.max_tokens()));
+  const int64_t n_layers = paged(cache).n_layers();
+  const int64_t total_layers = n_layers * (1 + (int64_t)passes.size());
+  int64_t layers_done = 0;
+  std::unique_ptr<ProgressHook> progress_hook;
+  if (progress) {
+    progress_hook = std::make_unique<ProgressHook>(options.press_hook, progress, layers_done, total_layers);
+    options.press_hook = progress_hook.get();
+  }
   forward.eval(cache, tokens.data(), n, options, logits);
   if (hook && hook->layers_seen() == 0)
     throw EngineError(ErrorCode::Internal,
@@ -65,6 +97,11 @@ void prefill_context(Forward& forward, KvCache& cache, const std::vector<int32_t
       EvalOptions pass_options = options;
       pass_options.logits = LogitsMode::None;
       pass_options.press_hook = &pass_hook;
+      std::unique_ptr<ProgressHook> pass_progress;
+      if (progress) {
+        pass_progress = std::make_unique<ProgressHook>(&pass_hook, progress, layers_done, total_layers);
+        pass_options.press_hook = pass_progress.get();
+      }
       std::vector<float> unused;
       forward.eval(cache, passes[i].tokens.data(), (int32_t)passes[i].tokens.size(), pass_options, unused);
       cache.truncate(start + n);  // the pass's KV is gone before the next pass and before the decision

@@ -9,6 +9,7 @@
 // contiguous positions (KeyRerotationPress, FinchPress with rerotateKeys) — right after the longest head's
 // kept slots.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/thread-pool.h"
@@ -19,10 +20,16 @@
 
 namespace presskv::press {
 
+// Called on the prefilling thread after each layer of the context's forward and of every reconstruction
+// pass: done layers of total (= n_layers × (1 + passes)), ending at total.
+using LayerProgress = std::function<void(int64_t done, int64_t total)>;
+
 // Appends `tokens` to `cache` (options.press_hook is set here; null pipeline = a plain prefill) and
 // writes the context's logits as options.logits says. Throws ContextOverflow before any work when a
 // reconstruction pass would not fit in the cache's window; on any failure the cache is as before.
+// progress (optional): see LayerProgress; it does not change what is computed.
 void prefill_context(Forward& forward, KvCache& cache, const std::vector<int32_t>& tokens, EvalOptions options,
-                     PressPipeline* pipeline, const LoadedModel& model, ThreadPool& pool, std::vector<float>& logits);
+                     PressPipeline* pipeline, const LoadedModel& model, ThreadPool& pool, std::vector<float>& logits,
+                     const LayerProgress& progress = {});
 
 }  // namespace presskv::press

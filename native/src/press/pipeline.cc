@@ -75,6 +75,7 @@ void PressPipeline::apply(int32_t layer, LayerDecision& decision, const LayerVie
   LayerStats& s = stats_.size() > (size_t)layer ? stats_[layer] : (stats_.resize(layer + 1), stats_[layer]);
   s.layer = layer;
   if (record_scores_) s.scores = decision.scores;
+  s.tied = decision.tied_kept;
   s.before.clear();
   for (int32_t h = 0; h < view.n_kv_heads; ++h) s.before.push_back(cache.length(layer, h));
   if (decision.unchanged && !decision.keys_modified && !decision.values_modified) {
@@ -152,6 +153,12 @@ double PressPipeline::achieved_ratio() const {
     for (int32_t a : s.after) after += a;
   }
   return before ? 1.0 - (double)after / before : 0.0;
+}
+
+int64_t PressPipeline::tied_kept() const {
+  int64_t tied = 0;
+  for (const auto& s : stats_) tied += s.tied;
+  return tied;
 }
 
 }  // namespace presskv::press

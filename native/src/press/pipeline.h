@@ -42,6 +42,7 @@ struct LayerStats {
   int32_t layer = 0;
   std::vector<int32_t> before, after;  // slots per kv-head
   std::vector<float> scores;           // the decision's [Hk·n] scores, with record_scores (test harness)
+  int64_t tied = 0;                    // kept slots chosen by the selection's tie rule (LayerDecision::tied_kept)
 };
 
 class PressPipeline {
@@ -78,6 +79,8 @@ class PressPipeline {
   void record_scores(bool on) { record_scores_ = on; }
   // Fraction of slots removed over the prefill's layers (tokens, not bytes).
   double achieved_ratio() const;
+  // Kept slots the selection's tie rule decided, over the prefill's layers (LayerStats::tied).
+  int64_t tied_kept() const;
 
  private:
   void run(LayerView& view, LayerDecision& decision, LayerCacheAccess& cache, bool record);

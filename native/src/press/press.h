@@ -81,6 +81,9 @@ struct LayerDecision {
   bool positions_modified = false;       // rerotation: new contiguous positions in LayerView.positions
   std::vector<float> scores;             // [Hk * n] when the press scored (tests, custom composition)
   double channel_ratio = 0.0;            // ThinK: fraction of key channels zeroed (reported, not freed)
+  // Kept slots whose score equals the best dropped slot's: chosen by the selection's tie rule alone
+  // (press/selection.h). Set by the top-k selection policies; 0 for decisions made otherwise.
+  int64_t tied_kept = 0;
 
   void keep_all(int32_t n_kv_heads, int32_t n);
   int64_t kept_total() const;

@@ -18,15 +18,29 @@ struct RankOrder {
     return a < b;
   }
 };
+
+bool same_score(float a, float b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+
+// After nth_element(order, order + k): order[0..k) are kept and order[k] is the best dropped slot. The kept
+// slots scoring exactly as much as it won by the tie rule (lower index first).
+template <class Index>
+int64_t tied_kept(const float* scores, const std::vector<Index>& order, int64_t k) {
+  if (k <= 0 || k >= (int64_t)order.size()) return 0;
+  const float threshold = scores[order[k]];
+  int64_t tied = 0;
+  for (int64_t i = 0; i < k; ++i) tied += same_score(scores[order[i]], threshold) ? 1 : 0;
+  return tied;
+}
 }  // namespace
 
-std::vector<int32_t> top_k(const float* scores, int32_t n, int32_t k) {
+std::vector<int32_t> top_k(const float* scores, int32_t n, int32_t k, int64_t* tied) {
   k = std::max(0, std::min(k, n));
   std::vector<int32_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   RankOrder rank{scores};
   std::nth_element(order.begin(), order.begin() + k, order.end(),
                    [&](int32_t a, int32_t b) { return rank(a, b); });
+  if (tied) *tied += tied_kept(scores, order, k);
   order.resize(k);
   std::sort(order.begin(), order.end());
   return order;
@@ -35,7 +49,8 @@ std::vector<int32_t> top_k(const float* scores, int32_t n, int32_t k) {
 void select_per_head(const std::vector<float>& scores, int32_t n_kv_heads, int32_t n, int32_t k, LayerDecision& out) {
   out.unchanged = false;
   out.kept.assign(n_kv_heads, {});
-  for (int32_t h = 0; h < n_kv_heads; ++h) out.kept[h] = top_k(scores.data() + (size_t)h * n, n, k);
+  out.tied_kept = 0;
+  for (int32_t h = 0; h < n_kv_heads; ++h) out.kept[h] = top_k(scores.data() + (size_t)h * n, n, k, &out.tied_kept);
 }
 
 void select_global(const std::vector<float>& scores, int32_t n_kv_heads, int32_t n, int64_t total, LayerDecision& out) {
@@ -47,6 +62,7 @@ void select_global(const std::vector<float>& scores, int32_t n_kv_heads, int32_t
   std::nth_element(order.begin(), order.begin() + total, order.end(), rank);
   out.unchanged = false;
   out.kept.assign(n_kv_heads, {});
+  out.tied_kept = tied_kept(scores.data(), order, total);
   for (int64_t i = 0; i < total; ++i) out.kept[order[i] / n].push_back((int32_t)(order[i] % n));
   for (auto& head : out.kept) std::sort(head.begin(), head.end());
 }
@@ -55,13 +71,15 @@ void select_counts(const std::vector<float>& scores, int32_t n_kv_heads, int32_t
                    LayerDecision& out) {
   out.unchanged = false;
   out.kept.assign(n_kv_heads, {});
-  for (int32_t h = 0; h < n_kv_heads; ++h) out.kept[h] = top_k(scores.data() + (size_t)h * n, n, counts[h]);
+  out.tied_kept = 0;
+  for (int32_t h = 0; h < n_kv_heads; ++h) out.kept[h] = top_k(scores.data() + (size_t)h * n, n, counts[h], &out.tied_kept);
 }
 
 void select_threshold(const std::vector<float>& scores, int32_t n_kv_heads, int32_t n, float threshold,
                       const std::vector<bool>& protect, LayerDecision& out) {
   out.unchanged = false;
   out.kept.assign(n_kv_heads, {});
+  out.tied_kept = 0;
   for (int32_t h = 0; h < n_kv_heads; ++h)
     for (int32_t t = 0; t < n; ++t) {
       const size_t i = (size_t)h * n + t;
