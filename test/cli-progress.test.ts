@@ -1,15 +1,13 @@
 // The CLI's progress display (cli/progress.ts): on a terminal one line redrawn in place with the rate and the
 // ETA; elsewhere a bounded number of plain lines however long the step runs. And `presskv generate` on a pipe
 // (not a terminal): progress lines on stderr, the generated text unchanged on stdout; --json prints none.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ProgressRenderer, formatDuration, prefillProgress, prefillUpdate } from '../cli/progress.js';
-import { cli } from './helpers/cli.js';
+import { bin, cli } from './helpers/cli.js';
 
 function fakeClock() {
   let t = 0;
@@ -111,7 +109,6 @@ describe('progress renderer', () => {
   });
 });
 
-const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const storiesPath = path.resolve(repoRoot, '..', 'shared', 'models', 'stories260K.gguf');
 const goldenPath = path.resolve(repoRoot, '..', 'shared', 'models', 'golden-stories260K.json');
@@ -120,16 +117,6 @@ if (!haveShared) console.warn('[cli-progress] ../shared/models/stories260K.gguf 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'presskv-cli-progress-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** bin/presskv.js with stdout and stderr on pipes: neither is a terminal. */
-async function bin(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(repoRoot, 'bin', 'presskv.js'), ...argv], { cwd: repoRoot, maxBuffer: 1 << 24 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
 
 describe.skipIf(!haveShared)('presskv generate progress on a pipe (stories260K)', () => {
   const golden = haveShared ? JSON.parse(readFileSync(goldenPath, 'utf8')) : undefined;

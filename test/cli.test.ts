@@ -1,15 +1,12 @@
 // The presskv command: the stories260K acceptance run through bin/presskv.js (llama.cpp's golden ids),
 // tokenize against the golden tokenizer cases, info, make-model, and exit codes for bad input.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli } from './helpers/cli.js';
+import { bin, cli } from './helpers/cli.js';
 
-const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const shared = path.resolve(repoRoot, '..', 'shared');
 const storiesPath = path.join(shared, 'models', 'stories260K.gguf');
@@ -19,16 +16,6 @@ if (!haveShared) console.warn(`[cli.test] ${shared} is absent: skipping the stor
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'presskv-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs bin/presskv.js as a user would. */
-async function bin(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(repoRoot, 'bin', 'presskv.js'), ...argv], { cwd: repoRoot, maxBuffer: 1 << 24 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
 
 describe.skipIf(!haveShared)('presskv on stories260K', () => {
   const golden = haveShared ? JSON.parse(readFileSync(goldenPath, 'utf8')) : undefined;
